@@ -1,0 +1,149 @@
+//! Face geometry and embeddings.
+
+use serde::{Deserialize, Serialize};
+
+/// A point in image pixel coordinates (x to the right, y down).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+pub struct Point {
+    pub x: f32,
+    pub y: f32,
+}
+
+impl Point {
+    pub const fn new(x: f32, y: f32) -> Self {
+        Self { x, y }
+    }
+}
+
+/// An axis-aligned box in image pixel coordinates.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+pub struct BoundingBox {
+    pub x1: f32,
+    pub y1: f32,
+    pub x2: f32,
+    pub y2: f32,
+}
+
+impl BoundingBox {
+    pub const fn new(x1: f32, y1: f32, x2: f32, y2: f32) -> Self {
+        Self { x1, y1, x2, y2 }
+    }
+
+    pub fn width(&self) -> f32 {
+        (self.x2 - self.x1).max(0.0)
+    }
+
+    pub fn height(&self) -> f32 {
+        (self.y2 - self.y1).max(0.0)
+    }
+
+    pub fn area(&self) -> f32 {
+        self.width() * self.height()
+    }
+
+    pub fn center(&self) -> Point {
+        Point::new((self.x1 + self.x2) / 2.0, (self.y1 + self.y2) / 2.0)
+    }
+
+    /// Intersection over union with another box.
+    pub fn iou(&self, other: &BoundingBox) -> f32 {
+        let w = (self.x2.min(other.x2) - self.x1.max(other.x1)).max(0.0);
+        let h = (self.y2.min(other.y2) - self.y1.max(other.y1)).max(0.0);
+        let inter = w * h;
+        let union = self.area() + other.area() - inter;
+        if union <= 0.0 { 0.0 } else { inter / union }
+    }
+
+    /// The same box moved by `(dx, dy)`.
+    pub fn translated(&self, dx: f32, dy: f32) -> Self {
+        Self::new(self.x1 + dx, self.y1 + dy, self.x2 + dx, self.y2 + dy)
+    }
+}
+
+/// The five facial landmarks used for alignment, in this order: left eye, right eye
+/// (as seen in the image), nose tip, left mouth corner, right mouth corner.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+pub struct Landmarks5(pub [Point; 5]);
+
+impl Landmarks5 {
+    pub fn translated(&self, dx: f32, dy: f32) -> Self {
+        Self(self.0.map(|p| Point::new(p.x + dx, p.y + dy)))
+    }
+}
+
+/// One detected face.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct FaceDetection {
+    pub bbox: BoundingBox,
+    /// Detector confidence in 0..1.
+    pub score: f32,
+    pub landmarks: Landmarks5,
+}
+
+/// Identifies the model (and its version) that produced an embedding. Embeddings of
+/// different models live in different spaces and must never be compared.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ModelId(pub String);
+
+impl std::fmt::Display for ModelId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An L2-normalised face embedding tagged with the model that made it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Embedding {
+    model: ModelId,
+    vector: Vec<f32>,
+}
+
+impl Embedding {
+    /// Builds an embedding from a raw model output, normalising it to unit length.
+    /// Returns `None` for an empty or all-zero (or non-finite) vector.
+    pub fn from_raw(model: ModelId, mut vector: Vec<f32>) -> Option<Self> {
+        let norm = vector.iter().map(|v| v * v).sum::<f32>().sqrt();
+        if vector.is_empty() || !norm.is_finite() || norm <= f32::EPSILON {
+            return None;
+        }
+        for v in &mut vector {
+            *v /= norm;
+        }
+        Some(Self { model, vector })
+    }
+
+    pub fn model(&self) -> &ModelId {
+        &self.model
+    }
+
+    pub fn vector(&self) -> &[f32] {
+        &self.vector
+    }
+
+    pub fn dim(&self) -> usize {
+        self.vector.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn from_raw_normalises_and_rejects_zero() {
+        let e = Embedding::from_raw(ModelId("m".into()), vec![3.0, 4.0]).unwrap();
+        assert!((e.vector()[0] - 0.6).abs() < 1e-6);
+        assert!((e.vector()[1] - 0.8).abs() < 1e-6);
+        assert!(Embedding::from_raw(ModelId("m".into()), vec![0.0, 0.0]).is_none());
+        assert!(Embedding::from_raw(ModelId("m".into()), vec![]).is_none());
+        assert!(Embedding::from_raw(ModelId("m".into()), vec![f32::NAN]).is_none());
+    }
+
+    #[test]
+    fn iou_of_overlapping_boxes() {
+        let a = BoundingBox::new(0.0, 0.0, 10.0, 10.0);
+        let b = BoundingBox::new(5.0, 0.0, 15.0, 10.0);
+        assert!((a.iou(&b) - 50.0 / 150.0).abs() < 1e-6);
+        assert!(a.iou(&BoundingBox::new(20.0, 20.0, 30.0, 30.0)).abs() < f32::EPSILON);
+    }
+}

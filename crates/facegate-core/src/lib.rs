@@ -1,0 +1,11 @@
+//! The domain core of facegate: face types, similarity and the error-code registry.
+//!
+//! This crate does no I/O; adapters (vision, stores, HTTP) depend on it, never the reverse.
+
+pub mod error;
+pub mod face;
+pub mod similarity;
+
+pub use error::{ErrorCode, ErrorType};
+pub use face::{BoundingBox, Embedding, FaceDetection, Landmarks5, ModelId, Point};
+pub use similarity::{Decision, SimilarityError, Threshold};

