@@ -1,1 +1,22 @@
+//! The face pipeline of facegate: decode, detect, align, embed and analyse faces with
+//! ONNX Runtime on dedicated inference threads.
 
+pub mod align;
+pub mod config;
+pub mod crop;
+pub mod decode;
+pub mod detect;
+pub mod embed;
+pub mod engine;
+pub mod error;
+pub mod imgproc;
+pub mod landmarks68;
+pub mod liveness;
+pub mod manifest;
+pub mod pipeline;
+pub mod runtime;
+
+pub use config::{ImageLimits, LandmarkSource, MainFace, Pack, VisionConfig};
+pub use engine::Engine;
+pub use error::VisionError;
+pub use pipeline::{EmbeddedFace, MainFaceEmbedding, Pipeline};

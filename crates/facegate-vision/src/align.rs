@@ -1,0 +1,166 @@
+//! Five-point similarity alignment to the 112x112 ArcFace template.
+
+use facegate_core::{Landmarks5, Point};
+use image::RgbImage;
+
+/// Side of the aligned face crop.
+pub const ALIGNED_SIZE: u32 = 112;
+
+/// Where the five landmarks land in the 112x112 ArcFace crop.
+pub const ARCFACE_TEMPLATE: [Point; 5] = [
+    Point::new(38.2946, 51.6963),
+    Point::new(73.5318, 51.5014),
+    Point::new(56.0252, 71.7366),
+    Point::new(41.5493, 92.3655),
+    Point::new(70.7299, 92.2041),
+];
+
+/// A similarity transform `p' = [[a, -b], [b, a]] p + t` (rotation, uniform scale,
+/// translation).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Similarity {
+    pub a: f64,
+    pub b: f64,
+    pub tx: f64,
+    pub ty: f64,
+}
+
+impl Similarity {
+    /// The least-squares similarity taking `src` onto `dst` (Umeyama's estimate without
+    /// reflection; in 2-D it has this closed form).
+    pub fn estimate(src: &[Point], dst: &[Point]) -> Option<Self> {
+        let n = src.len().min(dst.len());
+        if n < 2 {
+            return None;
+        }
+        let mean = |pts: &[Point]| {
+            let (sx, sy) = pts[..n].iter().fold((0.0, 0.0), |(x, y), p| {
+                (x + f64::from(p.x), y + f64::from(p.y))
+            });
+            (sx / n as f64, sy / n as f64)
+        };
+        let (msx, msy) = mean(src);
+        let (mdx, mdy) = mean(dst);
+        let (mut dot, mut cross, mut norm) = (0.0, 0.0, 0.0);
+        for (s, d) in src[..n].iter().zip(&dst[..n]) {
+            let (xs, ys) = (f64::from(s.x) - msx, f64::from(s.y) - msy);
+            let (xd, yd) = (f64::from(d.x) - mdx, f64::from(d.y) - mdy);
+            dot += xs * xd + ys * yd;
+            cross += xs * yd - ys * xd;
+            norm += xs * xs + ys * ys;
+        }
+        if norm <= f64::EPSILON {
+            return None;
+        }
+        let (a, b) = (dot / norm, cross / norm);
+        Some(Self {
+            a,
+            b,
+            tx: mdx - (a * msx - b * msy),
+            ty: mdy - (b * msx + a * msy),
+        })
+    }
+
+    pub fn apply(&self, x: f64, y: f64) -> (f64, f64) {
+        (
+            self.a * x - self.b * y + self.tx,
+            self.b * x + self.a * y + self.ty,
+        )
+    }
+
+    pub fn inverse(&self) -> Option<Self> {
+        let det = self.a * self.a + self.b * self.b;
+        if det <= f64::EPSILON {
+            return None;
+        }
+        let (a, b) = (self.a / det, -self.b / det);
+        Some(Self {
+            a,
+            b,
+            tx: -(a * self.tx - b * self.ty),
+            ty: -(b * self.tx + a * self.ty),
+        })
+    }
+
+    /// The uniform scale factor.
+    pub fn scale(&self) -> f64 {
+        self.a.hypot(self.b)
+    }
+}
+
+/// Aligns the face with these landmarks to a 112x112 crop. `None` when the landmarks are
+/// degenerate (all in one point).
+pub fn align_face(image: &RgbImage, landmarks: &Landmarks5) -> Option<RgbImage> {
+    let transform = Similarity::estimate(&landmarks.0, &ARCFACE_TEMPLATE)?;
+    warp(image, &transform, ALIGNED_SIZE, ALIGNED_SIZE)
+}
+
+/// Warps `src` by `transform` (source -> destination) into a `width` x `height` image with
+/// bilinear sampling and a black border, as OpenCV's `warpAffine` does.
+pub fn warp(src: &RgbImage, transform: &Similarity, width: u32, height: u32) -> Option<RgbImage> {
+    let inv = transform.inverse()?;
+    let (sw, sh) = (i64::from(src.width()), i64::from(src.height()));
+    let raw = src.as_raw();
+    let fetch = |x: i64, y: i64, c: usize| -> f64 {
+        if x < 0 || y < 0 || x >= sw || y >= sh {
+            0.0
+        } else {
+            f64::from(raw[((y * sw + x) * 3) as usize + c])
+        }
+    };
+    let mut out = RgbImage::new(width, height);
+    for (u, v, px) in out.enumerate_pixels_mut() {
+        let (sx, sy) = inv.apply(f64::from(u), f64::from(v));
+        let (x0, y0) = (sx.floor(), sy.floor());
+        let (fx, fy) = (sx - x0, sy - y0);
+        let (x0, y0) = (x0 as i64, y0 as i64);
+        for c in 0..3 {
+            let top = fetch(x0, y0, c) * (1.0 - fx) + fetch(x0 + 1, y0, c) * fx;
+            let bottom = fetch(x0, y0 + 1, c) * (1.0 - fx) + fetch(x0 + 1, y0 + 1, c) * fx;
+            px.0[c] = (top * (1.0 - fy) + bottom * fy).round().clamp(0.0, 255.0) as u8;
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recovers_a_known_similarity() {
+        let truth = Similarity {
+            a: 0.8,
+            b: 0.3,
+            tx: 5.0,
+            ty: -7.0,
+        };
+        let src = ARCFACE_TEMPLATE;
+        let dst = src.map(|p| {
+            let (x, y) = truth.apply(f64::from(p.x), f64::from(p.y));
+            Point::new(x as f32, y as f32)
+        });
+        let est = Similarity::estimate(&src, &dst).unwrap();
+        assert!((est.a - 0.8).abs() < 1e-4 && (est.b - 0.3).abs() < 1e-4);
+        assert!((est.tx - 5.0).abs() < 1e-3 && (est.ty + 7.0).abs() < 1e-3);
+        let back = est.inverse().unwrap();
+        let (x, y) = back.apply(est.apply(10.0, 20.0).0, est.apply(10.0, 20.0).1);
+        assert!((x - 10.0).abs() < 1e-9 && (y - 20.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn identity_warp_copies_pixels() {
+        let mut img = RgbImage::new(112, 112);
+        img.put_pixel(40, 50, image::Rgb([200, 100, 50]));
+        let lm = Landmarks5(ARCFACE_TEMPLATE);
+        let out = align_face(&img, &lm).unwrap();
+        assert_eq!(out.get_pixel(40, 50).0, [200, 100, 50]);
+        assert_eq!(out.get_pixel(41, 50).0, [0, 0, 0]);
+    }
+
+    #[test]
+    fn degenerate_landmarks_are_refused() {
+        let lm = Landmarks5([Point::new(3.0, 3.0); 5]);
+        assert!(align_face(&RgbImage::new(20, 20), &lm).is_none());
+    }
+}

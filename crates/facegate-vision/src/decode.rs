@@ -1,0 +1,170 @@
+//! Turning uploaded bytes into an upright RGB image, within limits.
+
+use std::io::Cursor;
+
+use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, RgbImage};
+
+use crate::VisionError;
+use crate::config::ImageLimits;
+
+/// Decodes JPEG, PNG or WebP bytes, applies the EXIF orientation and enforces `limits`.
+/// Dimensions are checked from the header before any pixel is decoded, so a small file
+/// that claims a huge image costs nothing.
+pub fn decode(bytes: &[u8], limits: &ImageLimits) -> Result<RgbImage, VisionError> {
+    if bytes.is_empty() {
+        return Err(VisionError::EmptyImage);
+    }
+    if bytes.len() > limits.max_bytes {
+        return Err(VisionError::TooManyBytes {
+            size: bytes.len(),
+            limit: limits.max_bytes,
+        });
+    }
+    let format = detect_format(bytes)?;
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
+    let mut decoder_limits = image::Limits::default();
+    decoder_limits.max_image_width = Some(limits.max_side);
+    decoder_limits.max_image_height = Some(limits.max_side);
+    reader.limits(decoder_limits);
+    let mut decoder = reader
+        .into_decoder()
+        .map_err(|e| header_error(&e, limits))?;
+    let (width, height) = decoder.dimensions();
+    check_dimensions(width, height, limits)?;
+    let orientation = decoder
+        .orientation()
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut image = DynamicImage::from_decoder(decoder)
+        .map_err(|e| VisionError::Undecodable(e.to_string()))?;
+    image.apply_orientation(orientation);
+    Ok(image.into_rgb8())
+}
+
+fn detect_format(bytes: &[u8]) -> Result<ImageFormat, VisionError> {
+    if is_heif(bytes) {
+        return Err(VisionError::UnsupportedFormat {
+            detected: Some("HEIC/HEIF"),
+        });
+    }
+    match image::guess_format(bytes) {
+        Ok(f @ (ImageFormat::Jpeg | ImageFormat::Png | ImageFormat::WebP)) => Ok(f),
+        Ok(other) => Err(VisionError::UnsupportedFormat {
+            detected: other.extensions_str().first().copied(),
+        }),
+        Err(_) => Err(VisionError::UnsupportedFormat { detected: None }),
+    }
+}
+
+/// HEIF files start with an `ftyp` box naming a HEIF brand.
+fn is_heif(bytes: &[u8]) -> bool {
+    bytes.len() >= 12
+        && &bytes[4..8] == b"ftyp"
+        && matches!(
+            &bytes[8..12],
+            b"heic" | b"heix" | b"hevc" | b"heim" | b"heis" | b"mif1" | b"msf1"
+        )
+}
+
+fn check_dimensions(width: u32, height: u32, limits: &ImageLimits) -> Result<(), VisionError> {
+    if width > limits.max_side || height > limits.max_side {
+        return Err(VisionError::TooManyPixels {
+            width,
+            height,
+            limit: limits.max_side,
+        });
+    }
+    if width < limits.min_side || height < limits.min_side {
+        return Err(VisionError::TooFewPixels {
+            width,
+            height,
+            limit: limits.min_side,
+        });
+    }
+    Ok(())
+}
+
+fn header_error(e: &image::ImageError, limits: &ImageLimits) -> VisionError {
+    match e {
+        image::ImageError::Limits(_) => VisionError::TooManyPixels {
+            width: 0,
+            height: 0,
+            limit: limits.max_side,
+        },
+        other => VisionError::Undecodable(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use facegate_core::ErrorCode;
+
+    fn png(width: u32, height: u32) -> Vec<u8> {
+        let mut out = Vec::new();
+        RgbImage::new(width, height)
+            .write_to(&mut Cursor::new(&mut out), ImageFormat::Png)
+            .unwrap();
+        out
+    }
+
+    fn code(bytes: &[u8]) -> ErrorCode {
+        decode(bytes, &ImageLimits::default()).unwrap_err().code()
+    }
+
+    #[test]
+    fn decodes_a_small_png() {
+        let img = decode(&png(32, 20), &ImageLimits::default()).unwrap();
+        assert_eq!(img.dimensions(), (32, 20));
+    }
+
+    #[test]
+    fn refuses_bad_inputs_with_stable_codes() {
+        assert_eq!(code(b""), ErrorCode::InvalidImage);
+        assert_eq!(code(b"hello, this is text"), ErrorCode::UnsupportedFormat);
+        assert_eq!(code(&png(1, 1)), ErrorCode::ImageTooSmall);
+        let gif = b"GIF89a\x01\x00\x01\x00\x00\x00\x00;";
+        assert_eq!(code(gif), ErrorCode::UnsupportedFormat);
+        let heic = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00";
+        assert_eq!(code(heic), ErrorCode::UnsupportedFormat);
+    }
+
+    #[test]
+    fn refuses_a_header_that_claims_a_huge_image() {
+        let mut bytes = png(16, 16);
+        // IHDR width and height live at bytes 16..24; claim 20000x20000.
+        bytes[16..20].copy_from_slice(&20_000u32.to_be_bytes());
+        bytes[20..24].copy_from_slice(&20_000u32.to_be_bytes());
+        let crc = crc32(&bytes[12..29]);
+        bytes[29..33].copy_from_slice(&crc.to_be_bytes());
+        assert_eq!(code(&bytes), ErrorCode::ImageTooLarge);
+    }
+
+    /// PNG's CRC-32 (reflected, polynomial 0xEDB88320), to forge a valid header.
+    fn crc32(data: &[u8]) -> u32 {
+        let mut crc = !0u32;
+        for &byte in data {
+            crc ^= u32::from(byte);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            }
+        }
+        !crc
+    }
+
+    #[test]
+    fn refuses_too_many_bytes_before_decoding() {
+        let limits = ImageLimits {
+            max_bytes: 10,
+            ..ImageLimits::default()
+        };
+        let err = decode(&png(16, 16), &limits).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::ImageTooLarge);
+    }
+
+    #[test]
+    fn a_truncated_png_is_invalid() {
+        let bytes = png(64, 64);
+        let err = decode(&bytes[..bytes.len() / 2], &ImageLimits::default()).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::InvalidImage);
+    }
+}

@@ -1,0 +1,83 @@
+//! Face detectors and the rules applied to their output.
+
+pub mod nms;
+pub mod onet;
+pub mod rfb;
+pub mod scrfd;
+
+use facegate_core::{FaceDetection, Point};
+use image::RgbImage;
+
+use crate::VisionError;
+use crate::config::MainFace;
+use crate::imgproc;
+
+/// Finds every face in an image, with five landmarks each.
+pub trait Detector: Send {
+    fn detect(&mut self, image: &RgbImage) -> Result<Vec<FaceDetection>, VisionError>;
+}
+
+/// Runs `detector`, and when it finds nothing, once more on a copy padded with a black
+/// border of half the longer side: detectors trained on whole scenes miss faces that fill
+/// the frame. Coordinates are mapped back to the original image.
+pub fn detect_with_pad_retry(
+    detector: &mut dyn Detector,
+    image: &RgbImage,
+) -> Result<Vec<FaceDetection>, VisionError> {
+    let faces = detector.detect(image)?;
+    if !faces.is_empty() {
+        return Ok(faces);
+    }
+    let pad = image.width().max(image.height()) / 2;
+    let padded = imgproc::pad(image, pad);
+    let shift = -(pad as f32);
+    Ok(detector
+        .detect(&padded)?
+        .into_iter()
+        .map(|f| FaceDetection {
+            bbox: f.bbox.translated(shift, shift),
+            landmarks: f.landmarks.translated(shift, shift),
+            score: f.score,
+        })
+        .collect())
+}
+
+/// Orders faces so that the main face comes first, by `rule`.
+pub fn rank_faces(faces: &mut [FaceDetection], width: u32, height: u32, rule: MainFace) {
+    let centre = Point::new(width as f32 / 2.0, height as f32 / 2.0);
+    let key = |f: &FaceDetection| -> f32 {
+        match rule {
+            MainFace::Largest => f.bbox.area(),
+            MainFace::Centered => {
+                let c = f.bbox.center();
+                let d2 = (c.x - centre.x).powi(2) + (c.y - centre.y).powi(2);
+                f.bbox.area() - 2.0 * d2
+            }
+        }
+    };
+    faces.sort_by(|a, b| key(b).total_cmp(&key(a)));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use facegate_core::{BoundingBox, Landmarks5};
+
+    fn face(x1: f32, y1: f32, size: f32) -> FaceDetection {
+        FaceDetection {
+            bbox: BoundingBox::new(x1, y1, x1 + size, y1 + size),
+            score: 0.9,
+            landmarks: Landmarks5::default(),
+        }
+    }
+
+    #[test]
+    fn ranking_rules_differ_on_a_large_bystander() {
+        // A 60 px face in the centre and a 70 px one in the corner of a 400x400 image.
+        let mut faces = vec![face(0.0, 0.0, 70.0), face(170.0, 170.0, 60.0)];
+        rank_faces(&mut faces, 400, 400, MainFace::Largest);
+        assert!((faces[0].bbox.x1).abs() < f32::EPSILON);
+        rank_faces(&mut faces, 400, 400, MainFace::Centered);
+        assert!((faces[0].bbox.x1 - 170.0).abs() < f32::EPSILON);
+    }
+}

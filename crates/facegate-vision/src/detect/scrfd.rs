@@ -1,0 +1,120 @@
+//! SCRFD-0.5GF with five keypoints (the `insightface` pack's detector).
+
+use std::path::Path;
+
+use facegate_core::{BoundingBox, FaceDetection, Landmarks5, Point};
+use image::RgbImage;
+
+use crate::VisionError;
+use crate::detect::{Detector, nms::nms};
+use crate::imgproc::{self, ChannelOrder, Interpolation, Normalize};
+use crate::runtime::{Model, Output};
+
+const INPUT: u32 = 640;
+const STRIDES: [u32; 3] = [8, 16, 32];
+const ANCHORS_PER_CELL: usize = 2;
+const NMS_IOU: f32 = 0.4;
+pub const DEFAULT_THRESHOLD: f32 = 0.5;
+pub const MODEL_FILE: &str = "insightface/scrfd_500m_bnkps.onnx";
+
+/// SCRFD at 640x640: the image is resized to fit (aspect kept), placed top-left on a black
+/// canvas, normalised `(x - 127.5) / 128` in RGB.
+#[derive(Debug)]
+pub struct Scrfd {
+    model: Model,
+    threshold: f32,
+    tensor: Vec<f32>,
+}
+
+impl Scrfd {
+    pub fn open(models_dir: &Path, intra_threads: usize, threshold: f32) -> Result<Self, VisionError> {
+        Ok(Self {
+            model: Model::open(models_dir, MODEL_FILE, intra_threads)?,
+            threshold,
+            tensor: vec![0.0; 3 * (INPUT * INPUT) as usize],
+        })
+    }
+}
+
+impl Detector for Scrfd {
+    fn detect(&mut self, image: &RgbImage) -> Result<Vec<FaceDetection>, VisionError> {
+        let (w, h) = image.dimensions();
+        let (new_w, new_h) = if h > w {
+            ((f64::from(INPUT) * f64::from(w) / f64::from(h)) as u32, INPUT)
+        } else {
+            (INPUT, (f64::from(INPUT) * f64::from(h) / f64::from(w)) as u32)
+        };
+        let (new_w, new_h) = (new_w.max(1), new_h.max(1));
+        let scale = new_h as f32 / h as f32;
+        let resized = imgproc::resize(image, new_w, new_h, Interpolation::Bilinear);
+        let mut canvas = RgbImage::new(INPUT, INPUT);
+        image::imageops::replace(&mut canvas, &resized, 0, 0);
+        imgproc::write_chw(
+            &canvas,
+            ChannelOrder::Rgb,
+            Normalize::uniform(127.5, 128.0),
+            &mut self.tensor,
+        );
+        let outputs = self
+            .model
+            .run(&[1, 3, INPUT as usize, INPUT as usize], &self.tensor)?;
+        let faces = decode(&outputs, self.threshold)?;
+        Ok(nms(faces, NMS_IOU)
+            .into_iter()
+            .map(|f| scale_face(f, 1.0 / scale))
+            .collect())
+    }
+}
+
+fn scale_face(f: FaceDetection, s: f32) -> FaceDetection {
+    let b = f.bbox;
+    FaceDetection {
+        bbox: BoundingBox::new(b.x1 * s, b.y1 * s, b.x2 * s, b.y2 * s),
+        landmarks: Landmarks5(f.landmarks.0.map(|p| Point::new(p.x * s, p.y * s))),
+        score: f.score,
+    }
+}
+
+/// Finds the output with `width` values per anchor for a stride, by shape, since export
+/// tools do not keep output names stable.
+fn find<'a>(outputs: &'a [Output], width: i64, anchors: usize) -> Result<&'a [f32], VisionError> {
+    outputs
+        .iter()
+        .find(|o| o.shape.last() == Some(&width) && o.data.len() == anchors * width as usize)
+        .map(|o| o.data.as_slice())
+        .ok_or_else(|| {
+            VisionError::Inference(format!("SCRFD output [{anchors}, {width}] is missing"))
+        })
+}
+
+/// Decodes the scores, box distances and keypoint offsets of every stride in 640x640
+/// input coordinates. Anchor centres sit at `(col * stride, row * stride)`, two per cell.
+fn decode(outputs: &[Output], threshold: f32) -> Result<Vec<FaceDetection>, VisionError> {
+    let mut faces = Vec::new();
+    for stride in STRIDES {
+        let cells = INPUT / stride;
+        let anchors = (cells * cells) as usize * ANCHORS_PER_CELL;
+        let scores = find(outputs, 1, anchors)?;
+        let boxes = find(outputs, 4, anchors)?;
+        let kps = find(outputs, 10, anchors)?;
+        let s = stride as f32;
+        for (i, &score) in scores.iter().enumerate() {
+            if score < threshold {
+                continue;
+            }
+            let cell = (i / ANCHORS_PER_CELL) as u32;
+            let cx = (cell % cells) as f32 * s;
+            let cy = (cell / cells) as f32 * s;
+            let d = &boxes[i * 4..i * 4 + 4];
+            let k = &kps[i * 10..i * 10 + 10];
+            let landmarks =
+                std::array::from_fn(|j| Point::new(cx + k[2 * j] * s, cy + k[2 * j + 1] * s));
+            faces.push(FaceDetection {
+                bbox: BoundingBox::new(cx - d[0] * s, cy - d[1] * s, cx + d[2] * s, cy + d[3] * s),
+                score,
+                landmarks: Landmarks5(landmarks),
+            });
+        }
+    }
+    Ok(faces)
+}

@@ -1,0 +1,105 @@
+//! Face embedding models.
+
+use std::path::Path;
+
+use facegate_core::{Embedding, ModelId};
+use image::RgbImage;
+
+use crate::VisionError;
+use crate::align::ALIGNED_SIZE;
+use crate::config::Pack;
+use crate::imgproc::{self, ChannelOrder, Normalize};
+use crate::runtime::Model;
+
+/// What an embedding model expects.
+#[derive(Debug, Clone, Copy)]
+pub struct EmbedderSpec {
+    pub file: &'static str,
+    /// Stored with every embedding; bump the version when pre-processing changes.
+    pub model_id: &'static str,
+    pub normalize: Normalize,
+}
+
+impl EmbedderSpec {
+    pub fn for_pack(pack: Pack) -> Self {
+        match pack {
+            Pack::Insightface => Self {
+                file: "insightface/w600k_mbf.onnx",
+                model_id: "insightface/w600k_mbf@1",
+                normalize: Normalize::uniform(127.5, 127.5),
+            },
+            Pack::Open => Self {
+                file: "open/fr_feature.onnx",
+                model_id: "open/fr_feature@1",
+                normalize: Normalize::uniform(127.0, 128.0),
+            },
+        }
+    }
+}
+
+/// Maps aligned 112x112 RGB faces to L2-normalised 512-d embeddings.
+#[derive(Debug)]
+pub struct Embedder {
+    model: Model,
+    spec: EmbedderSpec,
+    model_id: ModelId,
+    batches: bool,
+}
+
+impl Embedder {
+    pub fn open(models_dir: &Path, spec: EmbedderSpec, intra_threads: usize) -> Result<Self, VisionError> {
+        let model = Model::open(models_dir, spec.file, intra_threads)?;
+        Ok(Self {
+            batches: model.batches(),
+            model,
+            spec,
+            model_id: ModelId(spec.model_id.to_owned()),
+        })
+    }
+
+    pub fn model_id(&self) -> &ModelId {
+        &self.model_id
+    }
+
+    /// Embeds aligned faces, all in one run when the model takes batches. With `flip`, the
+    /// embedding is that of the face plus that of its mirror image.
+    pub fn embed(&mut self, faces: &[RgbImage], flip: bool) -> Result<Vec<Embedding>, VisionError> {
+        let mut inputs: Vec<RgbImage> = faces.to_vec();
+        if flip {
+            inputs.extend(faces.iter().map(image::imageops::flip_horizontal));
+        }
+        let raw = self.raw(&inputs)?;
+        let dim = raw.len() / inputs.len().max(1);
+        (0..faces.len())
+            .map(|i| {
+                let mut v = raw[i * dim..(i + 1) * dim].to_vec();
+                if flip {
+                    let mirror = &raw[(faces.len() + i) * dim..(faces.len() + i + 1) * dim];
+                    v.iter_mut().zip(mirror).for_each(|(a, b)| *a += b);
+                }
+                Embedding::from_raw(self.model_id.clone(), v)
+                    .ok_or_else(|| VisionError::Inference("the embedding is all zeros".into()))
+            })
+            .collect()
+    }
+
+    fn raw(&mut self, inputs: &[RgbImage]) -> Result<Vec<f32>, VisionError> {
+        let side = ALIGNED_SIZE as usize;
+        let per = 3 * side * side;
+        let chunk = if self.batches { inputs.len().max(1) } else { 1 };
+        let mut out = Vec::new();
+        for group in inputs.chunks(chunk) {
+            let mut tensor = vec![0.0; per * group.len()];
+            for (img, slot) in group.iter().zip(tensor.chunks_exact_mut(per)) {
+                imgproc::write_chw(img, ChannelOrder::Rgb, self.spec.normalize, slot);
+            }
+            let outputs = self.model.run(&[group.len(), 3, side, side], &tensor)?;
+            let first = outputs
+                .into_iter()
+                .next()
+                .ok_or_else(|| VisionError::Inference("embedding model has no output".into()))?;
+            out.extend(first.data);
+        }
+        Ok(out)
+    }
+}

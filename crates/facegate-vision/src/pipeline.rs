@@ -1,0 +1,168 @@
+//! The face pipeline on one thread: decode -> detect -> align -> embed, plus liveness.
+
+use facegate_core::{Embedding, FaceDetection, ModelId};
+use image::RgbImage;
+use serde::Serialize;
+
+use crate::align;
+use crate::config::{Pack, VisionConfig};
+use crate::decode;
+use crate::detect::{self, Detector, rfb::RfbDetector, scrfd::Scrfd};
+use crate::embed::{Embedder, EmbedderSpec};
+use crate::liveness::Liveness;
+use crate::VisionError;
+
+/// A face with its embedding.
+#[derive(Debug, Clone, Serialize)]
+pub struct EmbeddedFace {
+    pub face: FaceDetection,
+    pub embedding: Embedding,
+}
+
+/// The main face of a photo, its embedding, and how many faces the photo holds.
+#[derive(Debug, Clone, Serialize)]
+pub struct MainFaceEmbedding {
+    pub face: FaceDetection,
+    pub embedding: Embedding,
+    pub face_count: usize,
+}
+
+/// Every model session of one pack, owned by one thread (ONNX Runtime sessions run with
+/// `&mut`). [`crate::Engine`] runs several of these on dedicated threads.
+pub struct Pipeline {
+    config: VisionConfig,
+    detector: Box<dyn Detector>,
+    embedder: Embedder,
+    liveness: Liveness,
+}
+
+impl std::fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipeline")
+            .field("pack", &self.config.pack)
+            .field("model", self.embedder.model_id())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Pipeline {
+    /// Opens every model the configuration needs, checking each file against the manifest.
+    pub fn open(config: &VisionConfig) -> Result<Self, VisionError> {
+        let dir = &config.models_dir;
+        let threads = config.intra_threads.max(1);
+        let detector: Box<dyn Detector> = match config.pack {
+            Pack::Insightface => Box::new(Scrfd::open(
+                dir,
+                threads,
+                config
+                    .detection_threshold
+                    .unwrap_or(detect::scrfd::DEFAULT_THRESHOLD),
+            )?),
+            Pack::Open => Box::new(RfbDetector::open(
+                dir,
+                threads,
+                config
+                    .detection_threshold
+                    .unwrap_or(detect::rfb::DEFAULT_THRESHOLD),
+                config.landmarks,
+            )?),
+        };
+        Ok(Self {
+            config: config.clone(),
+            detector,
+            embedder: Embedder::open(dir, EmbedderSpec::for_pack(config.pack), threads)?,
+            liveness: Liveness::open(dir, threads)?,
+        })
+    }
+
+    pub fn config(&self) -> &VisionConfig {
+        &self.config
+    }
+
+    pub fn model_id(&self) -> &ModelId {
+        self.embedder.model_id()
+    }
+
+    /// Decodes an upload within the configured limits.
+    pub fn decode(&self, bytes: &[u8]) -> Result<RgbImage, VisionError> {
+        decode::decode(bytes, &self.config.limits)
+    }
+
+    /// Every face, the main one first (by the configured rule).
+    pub fn detect(&mut self, image: &RgbImage) -> Result<Vec<FaceDetection>, VisionError> {
+        let mut faces = detect::detect_with_pad_retry(self.detector.as_mut(), image)?;
+        detect::rank_faces(
+            &mut faces,
+            image.width(),
+            image.height(),
+            self.config.main_face,
+        );
+        Ok(faces)
+    }
+
+    /// The 112x112 aligned crop of a face.
+    pub fn align(image: &RgbImage, face: &FaceDetection) -> Result<RgbImage, VisionError> {
+        align::align_face(image, &face.landmarks).ok_or(VisionError::NoFace)
+    }
+
+    /// Embeds aligned crops.
+    pub fn embed_aligned(&mut self, crops: &[RgbImage]) -> Result<Vec<Embedding>, VisionError> {
+        self.embedder.embed(crops, self.config.flip_tta)
+    }
+
+    /// Embeds the given faces of an image, in one batch where the model allows it.
+    pub fn embed_faces(
+        &mut self,
+        image: &RgbImage,
+        faces: &[FaceDetection],
+    ) -> Result<Vec<EmbeddedFace>, VisionError> {
+        let crops = faces
+            .iter()
+            .map(|f| Self::align(image, f))
+            .collect::<Result<Vec<_>, _>>()?;
+        let embeddings = self.embed_aligned(&crops)?;
+        Ok(faces
+            .iter()
+            .zip(embeddings)
+            .map(|(face, embedding)| EmbeddedFace {
+                face: *face,
+                embedding,
+            })
+            .collect())
+    }
+
+    /// Detects, picks the main face and embeds it. No face is an error.
+    pub fn embed_main(&mut self, image: &RgbImage) -> Result<MainFaceEmbedding, VisionError> {
+        let faces = self.detect(image)?;
+        let main = *faces.first().ok_or(VisionError::NoFace)?;
+        let embedded = self
+            .embed_faces(image, &[main])?
+            .pop()
+            .ok_or(VisionError::NoFace)?;
+        Ok(MainFaceEmbedding {
+            face: embedded.face,
+            embedding: embedded.embedding,
+            face_count: faces.len(),
+        })
+    }
+
+    /// Probability in 0..1 that the face is live (not a printed or replayed photo).
+    pub fn liveness(&mut self, image: &RgbImage, face: &FaceDetection) -> Result<f32, VisionError> {
+        self.liveness.score(image, face.bbox)
+    }
+
+    /// Runs every model once so that the first real request pays no start-up cost, and
+    /// proves that inference works.
+    pub fn warm_up(&mut self) -> Result<(), VisionError> {
+        let image = RgbImage::from_pixel(320, 240, image::Rgb([128, 128, 128]));
+        self.detect(&image)?;
+        let face = FaceDetection {
+            bbox: facegate_core::BoundingBox::new(100.0, 60.0, 220.0, 180.0),
+            score: 1.0,
+            landmarks: facegate_core::Landmarks5(align::ARCFACE_TEMPLATE),
+        };
+        self.embed_faces(&image, &[face])?;
+        self.liveness(&image, &face)?;
+        Ok(())
+    }
+}
