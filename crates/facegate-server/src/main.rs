@@ -1,1 +1,70 @@
-fn main() {}
+//! `facegate`: one binary, several roles.
+
+mod cli;
+mod evaluation;
+mod settings;
+mod telemetry;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::settings::Settings;
+
+#[derive(Debug, Parser)]
+#[command(name = "facegate", version, about = "Self-hosted face verification and recognition")]
+struct Cli {
+    /// TOML configuration file (environment variables FACEGATE__* override it).
+    #[arg(long, global = true, env = "FACEGATE_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Detect every face in an image and print them as JSON.
+    Detect(cli::detect::Args),
+    /// Print the embedding of the main face of an image as JSON.
+    Embed(cli::embed::Args),
+    /// Compare the main faces of two images.
+    Verify(cli::verify::Args),
+    /// Measure verification accuracy on a labelled pair list (LFW protocol).
+    Eval(cli::eval::Args),
+    /// Measure per-stage latency and throughput.
+    Bench(cli::bench::Args),
+    /// List the model files, their licences and whether they are installed intact.
+    Models,
+    /// Configuration tools.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Print the effective configuration as TOML.
+    Print,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load(cli.config.as_deref()) {
+        Ok(s) => s,
+        Err(e) => return cli::fail(&e),
+    };
+    telemetry::init(&settings.log);
+    let result = match cli.command {
+        Command::Detect(args) => cli::detect::run(&settings, &args),
+        Command::Embed(args) => cli::embed::run(&settings, &args),
+        Command::Verify(args) => cli::verify::run(&settings, &args),
+        Command::Eval(args) => cli::eval::run(&settings, &args),
+        Command::Bench(args) => cli::bench::run(&settings, &args),
+        Command::Models => cli::models::run(&settings),
+        Command::Config(ConfigCommand::Print) => cli::print_config(&settings),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => cli::fail(&e),
+    }
+}

@@ -18,6 +18,9 @@ pub struct EmbedderSpec {
     /// Stored with every embedding; bump the version when pre-processing changes.
     pub model_id: &'static str,
     pub normalize: Normalize,
+    /// Default cosine threshold for 1:1 decisions: the LFW threshold for a false-accept
+    /// rate of 1e-3 (see docs/ACCURACY.md).
+    pub threshold: f32,
 }
 
 impl EmbedderSpec {
@@ -27,11 +30,13 @@ impl EmbedderSpec {
                 file: "insightface/w600k_mbf.onnx",
                 model_id: "insightface/w600k_mbf@1",
                 normalize: Normalize::uniform(127.5, 127.5),
+                threshold: 0.30,
             },
             Pack::Open => Self {
                 file: "open/fr_feature.onnx",
                 model_id: "open/fr_feature@1",
                 normalize: Normalize::uniform(127.0, 128.0),
+                threshold: 0.33,
             },
         }
     }

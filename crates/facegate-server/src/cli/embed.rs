@@ -1,0 +1,41 @@
+//! `facegate embed IMG`.
+
+use std::path::PathBuf;
+
+use facegate_vision::{MainFaceEmbedding, Pipeline};
+use serde::Serialize;
+
+use crate::cli::{load_image, print_json};
+use crate::settings::Settings;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Image file (JPEG, PNG or WebP).
+    pub image: PathBuf,
+}
+
+#[derive(Debug, Serialize)]
+struct Output {
+    model: String,
+    dim: usize,
+    face_count: usize,
+    face: facegate_core::FaceDetection,
+    embedding: Vec<f32>,
+}
+
+pub fn run(settings: &Settings, args: &Args) -> anyhow::Result<()> {
+    let mut pipeline = Pipeline::open(&settings.vision)?;
+    let image = load_image(&pipeline, &args.image)?;
+    let MainFaceEmbedding {
+        face,
+        embedding,
+        face_count,
+    } = pipeline.embed_main(&image)?;
+    print_json(&Output {
+        model: embedding.model().to_string(),
+        dim: embedding.dim(),
+        face_count,
+        face,
+        embedding: embedding.vector().to_vec(),
+    })
+}

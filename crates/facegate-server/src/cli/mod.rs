@@ -1,0 +1,59 @@
+//! Command-line roles.
+
+pub mod bench;
+pub mod detect;
+pub mod embed;
+pub mod eval;
+pub mod models;
+pub mod verify;
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use facegate_core::ErrorCode;
+use facegate_vision::{Pipeline, VisionError};
+use image::RgbImage;
+use serde::Serialize;
+
+use crate::settings::Settings;
+
+/// Prints a value as pretty JSON on stdout.
+pub fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+/// Prints the error as a JSON body with its stable code on stderr; exit status 2 for bad
+/// input, 1 otherwise.
+pub fn fail(error: &anyhow::Error) -> ExitCode {
+    let code = error
+        .downcast_ref::<VisionError>()
+        .map_or(ErrorCode::Internal, VisionError::code);
+    let body = serde_json::json!({
+        "error": {
+            "code": code.as_str(),
+            "type": code.error_type(),
+            "message": format!("{error:#}"),
+        }
+    });
+    eprintln!("{body}");
+    if code.http_status() < 500 {
+        ExitCode::from(2)
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// Reads and decodes an image file within the configured limits.
+pub fn load_image(pipeline: &Pipeline, path: &Path) -> anyhow::Result<RgbImage> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    pipeline
+        .decode(&bytes)
+        .map_err(|e| anyhow::Error::new(e).context(path.display().to_string()))
+}
+
+pub fn print_config(settings: &Settings) -> anyhow::Result<()> {
+    print!("{}", toml::to_string_pretty(settings)?);
+    Ok(())
+}

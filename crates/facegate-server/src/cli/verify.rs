@@ -1,0 +1,43 @@
+//! `facegate verify A B`.
+
+use std::path::PathBuf;
+
+use facegate_core::{Decision, Threshold, similarity};
+use facegate_vision::Pipeline;
+use serde::Serialize;
+
+use crate::cli::{load_image, print_json};
+use crate::settings::Settings;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    pub image_a: PathBuf,
+    pub image_b: PathBuf,
+    /// Cosine threshold; defaults to the model's LFW threshold at FAR 1e-3.
+    #[arg(long)]
+    pub threshold: Option<f32>,
+}
+
+#[derive(Debug, Serialize)]
+struct Output {
+    similarity: f32,
+    decision: Decision,
+    threshold: f32,
+    model: String,
+    faces: [usize; 2],
+}
+
+pub fn run(settings: &Settings, args: &Args) -> anyhow::Result<()> {
+    let mut pipeline = Pipeline::open(&settings.vision)?;
+    let a = pipeline.embed_main(&load_image(&pipeline, &args.image_a)?)?;
+    let b = pipeline.embed_main(&load_image(&pipeline, &args.image_b)?)?;
+    let threshold = args.threshold.unwrap_or_else(|| settings.threshold());
+    let similarity = similarity::cosine(&a.embedding, &b.embedding)?;
+    print_json(&Output {
+        similarity,
+        decision: Threshold(threshold).decide(similarity),
+        threshold,
+        model: a.embedding.model().to_string(),
+        faces: [a.face_count, b.face_count],
+    })
+}
