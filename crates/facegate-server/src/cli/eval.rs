@@ -1,3 +1,133 @@
-//! `facegate eval` (placeholder while the evaluation module lands).
-pub fn run(_: &crate::settings::Settings, _: &Args) -> anyhow::Result<()> { Ok(()) }
-#[derive(Debug, clap::Args)] pub struct Args {}
+//! `facegate eval`: verification accuracy on a labelled pair list, LFW protocol.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use facegate_core::{Embedding, similarity};
+use facegate_vision::{Engine, VisionError};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::evaluation::{EvalReport, RunInfo, ScoredPairs, labels_and_folds, read_pairs, write_roc_png};
+use crate::settings::Settings;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Pair list: `file_x,file_y,Decision[,fold]` (e.g. ../shared/datasets/lfw/pairs.csv).
+    #[arg(long)]
+    pub pairs: PathBuf,
+    /// Folder the pair paths are relative to (default: the pair list's folder).
+    #[arg(long)]
+    pub images: Option<PathBuf>,
+    /// Folder for the JSON report and the ROC curve.
+    #[arg(long, default_value = "reports")]
+    pub out: PathBuf,
+    /// Name of this run, used in the output file names (default: the pack's name).
+    #[arg(long)]
+    pub name: Option<String>,
+}
+
+/// The main face's embedding of one image, and the time its embedding took.
+struct ImageResult {
+    embedding: Option<Embedding>,
+    embed_ms: f64,
+}
+
+fn embed_image(engine: &Engine, path: PathBuf) -> anyhow::Result<oneshot::Receiver<Result<ImageResult, VisionError>>> {
+    Ok(engine.submit(move |p| {
+        let bytes = std::fs::read(&path)
+            .map_err(|e| VisionError::Undecodable(format!("{}: {e}", path.display())))?;
+        let image = p.decode(&bytes)?;
+        let faces = p.detect(&image)?;
+        let Some(main) = faces.first() else {
+            return Ok(ImageResult { embedding: None, embed_ms: 0.0 });
+        };
+        let started = Instant::now();
+        let embedded = p.embed_faces(&image, std::slice::from_ref(main))?;
+        Ok(ImageResult {
+            embedding: embedded.into_iter().next().map(|e| e.embedding),
+            embed_ms: started.elapsed().as_secs_f64() * 1e3,
+        })
+    })?)
+}
+
+pub fn run(settings: &Settings, args: &Args) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let pairs = read_pairs(&args.pairs)?;
+    let root = args
+        .images
+        .clone()
+        .or_else(|| args.pairs.parent().map(Path::to_path_buf))
+        .unwrap_or_default();
+    let names: Vec<&str> = {
+        let mut set: Vec<&str> = pairs.iter().flat_map(|p| [p.left.as_str(), p.right.as_str()]).collect();
+        set.sort_unstable();
+        set.dedup();
+        set
+    };
+    let engine = Engine::start(&settings.vision)?;
+    let progress = ProgressBar::new(names.len() as u64).with_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} images {per_sec} eta {eta}")?,
+    );
+    let receivers = names
+        .iter()
+        .map(|name| embed_image(&engine, root.join(name)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut embeddings: BTreeMap<&str, Embedding> = BTreeMap::new();
+    let mut no_face = Vec::new();
+    let mut embed_ms = Vec::new();
+    for (name, rx) in names.iter().zip(receivers) {
+        let result = rx.recv().map_err(|_| VisionError::EngineStopped)?;
+        match result {
+            Ok(ImageResult { embedding: Some(e), embed_ms: ms }) => {
+                embed_ms.push(ms);
+                embeddings.insert(name, e);
+            }
+            Ok(ImageResult { embedding: None, .. }) => no_face.push((*name).to_owned()),
+            Err(e) => {
+                tracing::warn!(image = name, error = %e, "image could not be used");
+                no_face.push((*name).to_owned());
+            }
+        }
+        progress.inc(1);
+    }
+    progress.finish_and_clear();
+    // A pair with an image where no face was found counts as "different": an error for
+    // same-person pairs, as the protocol demands.
+    let scores: Vec<f32> = pairs
+        .iter()
+        .map(|p| match (embeddings.get(p.left.as_str()), embeddings.get(p.right.as_str())) {
+            (Some(a), Some(b)) => similarity::cosine(a, b).unwrap_or(-1.0),
+            _ => -1.0,
+        })
+        .collect();
+    let (labels, folds) = labels_and_folds(&pairs);
+    let v = &settings.vision;
+    let run = RunInfo {
+        dataset: root.display().to_string(),
+        pairs_path: args.pairs.display().to_string(),
+        num_images: names.len(),
+        no_face,
+        config: serde_json::json!({
+            "pack": v.pack,
+            "model": engine.model_id().to_string(),
+            "landmarks": v.landmarks,
+            "main_face": v.main_face,
+            "flip_tta": v.flip_tta,
+            "detection_threshold": v.detection_threshold,
+            "workers": v.workers,
+        }),
+        embed_ms_per_face: embed_ms.iter().sum::<f64>() / embed_ms.len().max(1) as f64,
+        elapsed_s: started.elapsed().as_secs_f64(),
+    };
+    let report = EvalReport::from_scores(run, ScoredPairs { scores: &scores, labels: &labels, folds: &folds })?;
+    std::fs::create_dir_all(&args.out)?;
+    let name = args.name.clone().unwrap_or_else(|| v.pack.as_str().to_owned());
+    let json_path = args.out.join(format!("eval-{name}.json"));
+    let png_path = args.out.join(format!("roc-{name}.png"));
+    std::fs::write(&json_path, serde_json::to_string_pretty(&report)?)?;
+    write_roc_png(&report.roc, &format!("ROC: {name}"), &png_path)?;
+    println!("{}", report.summary());
+    println!("report: {}\nROC curve: {}", json_path.display(), png_path.display());
+    Ok(())
+}

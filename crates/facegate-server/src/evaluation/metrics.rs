@@ -169,12 +169,13 @@ struct Group {
     neg: usize,
 }
 
-/// NaN sorts and compares as `-inf`.
+/// NaN sorts and compares as `-inf`; -0.0 becomes 0.0 so that `total_cmp`, like `>=`, cannot
+/// tell them apart.
 fn key(score: f32) -> f32 {
     if score.is_nan() {
         f32::NEG_INFINITY
     } else {
-        score
+        score + 0.0
     }
 }
 
@@ -197,9 +198,8 @@ fn sorted_pairs(scores: &[f32], labels: &[bool]) -> Vec<(f32, bool)> {
 fn groups(sorted: impl Iterator<Item = (f32, bool)>) -> Vec<Group> {
     let mut out: Vec<Group> = Vec::new();
     for (score, same) in sorted {
-        // `==` (not `total_cmp`) so that -0.0 and 0.0, which `>=` cannot tell apart, share a group.
         let group = match out.last_mut() {
-            Some(g) if g.score == score => g,
+            Some(g) if g.score.total_cmp(&score).is_eq() => g,
             _ => {
                 out.push(Group {
                     score,
@@ -376,6 +376,15 @@ mod tests {
     }
 
     #[test]
+    fn equally_good_thresholds_resolve_to_the_highest() {
+        // Splitting at 0.85 or at 0.65 both get 3 of 4 right.
+        let (threshold, accuracy) =
+            best_threshold(&[0.9, 0.8, 0.7, 0.6], &[true, false, true, false]);
+        assert!(close(accuracy, 0.75));
+        assert!((threshold - 0.85).abs() < 1e-6, "threshold {threshold}");
+    }
+
+    #[test]
     fn ties_between_classes_give_half_credit() {
         let curve = roc(&[0.5, 0.5], &[true, false]);
         assert_eq!(curve.len(), 2);
@@ -519,7 +528,7 @@ mod tests {
         let curve = roc(&scores, &labels);
         let last = curve.last().unwrap();
         assert!(close(last.far, 1.0) && close(last.tar, 1.0));
-        assert_eq!(last.threshold, f32::NEG_INFINITY);
+        assert_eq!(last.threshold.to_bits(), f32::NEG_INFINITY.to_bits());
         let a = auc(&curve);
         assert!(a.is_finite() && (0.0..=1.0).contains(&a));
         let folds = [0, 1, 0, 1, 0, 1];
@@ -547,6 +556,9 @@ mod tests {
         let hi = lo.next_up();
         let m = midpoint(hi, lo);
         assert!(m > lo && m <= hi);
-        assert_eq!(midpoint(1.0, f32::NEG_INFINITY), f32::MIN);
+        assert_eq!(
+            midpoint(1.0, f32::NEG_INFINITY).to_bits(),
+            f32::MIN.to_bits()
+        );
     }
 }

@@ -149,7 +149,8 @@ mod tests {
                 let decision = if i % 2 == 0 { "Yes" } else { "No" };
                 format!("A/A_{i:04}.jpg,B/B_{i:04}.jpg,{decision}\n")
             })
-            .collect()
+            .collect::<Vec<_>>()
+            .concat()
     }
 
     #[test]

@@ -36,7 +36,7 @@ const FONT_PATHS: &[&str] = &[
     "C:\\Windows\\Fonts\\arial.ttf",
 ];
 
-/// Draws `points` (from [`super::roc`]) into an 800x600 PNG at `path`, whatever its extension.
+/// Draws `points` (from [`super::metrics::roc`]) into an 800x600 PNG at `path`, whatever its extension.
 ///
 /// Titles and axis labels need a TTF font from [`FONT_PATHS`]; without one the axes and the
 /// curve are drawn without any text.
@@ -66,11 +66,7 @@ fn font() -> Option<&'static str> {
 
 fn draw(points: &[RocPoint], title: &str, path: &Path, font: Option<&str>) -> anyhow::Result<()> {
     let curve = visible_curve(points);
-    let tar_min = if curve.iter().all(|&(_, tar)| tar >= TAR_MIN) {
-        TAR_MIN
-    } else {
-        0.0
-    };
+    let tar_min = tar_axis_min(&curve);
 
     let mut pixels = vec![0_u8; WIDTH as usize * HEIGHT as usize * 3];
     {
@@ -84,7 +80,10 @@ fn draw(points: &[RocPoint], title: &str, path: &Path, font: Option<&str>) -> an
                 .x_label_area_size(50)
                 .y_label_area_size(70);
         }
-        let mut chart = builder.build_cartesian_2d((FAR_MIN..1.0).log_scale(), tar_min..1.0_f64)?;
+        // Start a hair below FAR_MIN: plotters places log ticks from `ceil(log10(start))`, and
+        // log10(1e-4) comes out as -3.9999..., which would lose the 1e-4 tick.
+        let far_axis = (FAR_MIN * (1.0 - 1e-9))..1.0;
+        let mut chart = builder.build_cartesian_2d(far_axis.log_scale(), tar_min..1.0_f64)?;
 
         let mut mesh = chart.configure_mesh();
         match font {
@@ -92,7 +91,7 @@ fn draw(points: &[RocPoint], title: &str, path: &Path, font: Option<&str>) -> an
                 mesh.x_desc("FAR (false accept rate)")
                     .y_desc("TAR (true accept rate)")
                     .x_labels(5)
-                    .x_label_formatter(&far_label)
+                    .x_label_formatter(&|far| far_label(*far))
                     .y_label_formatter(&|tar| format!("{tar:.2}"))
                     .label_style((family, 14))
                     .axis_desc_style((family, 16));
@@ -136,8 +135,17 @@ fn visible_curve(points: &[RocPoint]) -> Vec<(f64, f64)> {
         .collect()
 }
 
+/// Bottom of the TAR axis: [`TAR_MIN`], or 0 when the visible curve goes below it.
+fn tar_axis_min(curve: &[(f64, f64)]) -> f64 {
+    if curve.iter().all(|&(_, tar)| tar >= TAR_MIN) {
+        TAR_MIN
+    } else {
+        0.0
+    }
+}
+
 /// Tick label for a power of ten: `1e-3`, ..., `1`.
-fn far_label(far: &f64) -> String {
+fn far_label(far: f64) -> String {
     let label = format!("{far:.0e}");
     if label == "1e0" {
         "1".to_owned()
@@ -230,7 +238,16 @@ mod tests {
             vec![(FAR_MIN, 0.95), (1e-3, 0.97), (1.0, 1.0)]
         );
         assert!(visible_curve(&[]).is_empty());
-        assert_eq!(far_label(&1.0), "1");
-        assert_eq!(far_label(&1e-3), "1e-3");
+        assert!((tar_axis_min(&visible_curve(&points)) - TAR_MIN).abs() < 1e-12);
+        // The curve enters the plot at the TAR of the last point left of FAR_MIN: 0.5 here, so
+        // the axis must go down to 0.
+        let low_start = [p(0.0, 0.0), p(1e-5, 0.5), p(2e-4, 0.85), p(1.0, 1.0)];
+        assert_eq!(visible_curve(&low_start)[0], (FAR_MIN, 0.5));
+        assert!(tar_axis_min(&visible_curve(&low_start)).abs() < 1e-12);
+        // The TAR 0 start point is hidden behind a later one at TAR 0.9: the axis stays short.
+        let high_start = [p(0.0, 0.0), p(0.0, 0.9), p(2e-4, 0.95), p(1.0, 1.0)];
+        assert!((tar_axis_min(&visible_curve(&high_start)) - TAR_MIN).abs() < 1e-12);
+        assert_eq!(far_label(1.0), "1");
+        assert_eq!(far_label(1e-3), "1e-3");
     }
 }
