@@ -2,6 +2,7 @@
 //! ONNX Runtime on dedicated inference threads.
 
 pub mod align;
+pub mod attributes;
 pub mod config;
 pub mod crop;
 pub mod decode;
@@ -14,6 +15,7 @@ pub mod landmarks68;
 pub mod liveness;
 pub mod manifest;
 pub mod pipeline;
+pub mod quality;
 pub mod runtime;
 
 pub use config::{ImageLimits, LandmarkSource, MainFace, Pack, VisionConfig};
