@@ -42,7 +42,10 @@ impl BoundingBox {
     }
 
     pub fn center(&self) -> Point {
-        Point::new((self.x1 + self.x2) / 2.0, (self.y1 + self.y2) / 2.0)
+        Point::new(
+            f32::midpoint(self.x1, self.x2),
+            f32::midpoint(self.y1, self.y2),
+        )
     }
 
     /// Intersection over union with another box.
@@ -55,6 +58,7 @@ impl BoundingBox {
     }
 
     /// The same box moved by `(dx, dy)`.
+    #[must_use]
     pub fn translated(&self, dx: f32, dy: f32) -> Self {
         Self::new(self.x1 + dx, self.y1 + dy, self.x2 + dx, self.y2 + dy)
     }
@@ -66,6 +70,7 @@ impl BoundingBox {
 pub struct Landmarks5(pub [Point; 5]);
 
 impl Landmarks5 {
+    #[must_use]
     pub fn translated(&self, dx: f32, dy: f32) -> Self {
         Self(self.0.map(|p| Point::new(p.x + dx, p.y + dy)))
     }

@@ -13,7 +13,11 @@ use clap::{Parser, Subcommand};
 use crate::settings::Settings;
 
 #[derive(Debug, Parser)]
-#[command(name = "facegate", version, about = "Self-hosted face verification and recognition")]
+#[command(
+    name = "facegate",
+    version,
+    about = "Self-hosted face verification and recognition"
+)]
 struct Cli {
     /// TOML configuration file (environment variables FACEGATE__* override it).
     #[arg(long, global = true, env = "FACEGATE_CONFIG")]

@@ -56,7 +56,11 @@ impl Settings {
     pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
         let mut figment = Figment::from(Serialized::defaults(Settings::default()));
         if let Some(path) = file {
-            anyhow::ensure!(path.exists(), "configuration file {} does not exist", path.display());
+            anyhow::ensure!(
+                path.exists(),
+                "configuration file {} does not exist",
+                path.display()
+            );
             figment = figment.merge(Toml::file(path));
         }
         let settings: Settings = figment
@@ -77,29 +81,42 @@ impl Settings {
             (1..=64).contains(&v.intra_threads),
             "vision.intra_threads must be 1..=64"
         );
-        anyhow::ensure!(v.queue_capacity >= 1, "vision.queue_capacity must be at least 1");
+        anyhow::ensure!(
+            v.queue_capacity >= 1,
+            "vision.queue_capacity must be at least 1"
+        );
         anyhow::ensure!(
             v.limits.min_side >= 1 && v.limits.min_side <= v.limits.max_side,
             "vision.limits: min_side must be between 1 and max_side"
         );
         if let Some(t) = v.detection_threshold {
-            anyhow::ensure!((0.0..1.0).contains(&t), "vision.detection_threshold must be in 0..1");
+            anyhow::ensure!(
+                (0.0..1.0).contains(&t),
+                "vision.detection_threshold must be in 0..1"
+            );
         }
         if let Some(t) = self.verification.threshold {
-            anyhow::ensure!((-1.0..=1.0).contains(&t), "verification.threshold must be in -1..1");
+            anyhow::ensure!(
+                (-1.0..=1.0).contains(&t),
+                "verification.threshold must be in -1..1"
+            );
         }
         Ok(())
     }
 
     /// The threshold for 1:1 decisions with the active model.
     pub fn threshold(&self) -> f32 {
-        self.verification
-            .threshold
-            .unwrap_or_else(|| facegate_vision::embed::EmbedderSpec::for_pack(self.vision.pack).threshold)
+        self.verification.threshold.unwrap_or_else(|| {
+            facegate_vision::embed::EmbedderSpec::for_pack(self.vision.pack).threshold
+        })
     }
 }
 
 #[cfg(test)]
+#[expect(
+    clippy::result_large_err,
+    reason = "figment::Jail's closures must return figment::Error"
+)]
 mod tests {
     use super::*;
 

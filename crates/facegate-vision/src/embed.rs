@@ -52,7 +52,11 @@ pub struct Embedder {
 }
 
 impl Embedder {
-    pub fn open(models_dir: &Path, spec: EmbedderSpec, intra_threads: usize) -> Result<Self, VisionError> {
+    pub fn open(
+        models_dir: &Path,
+        spec: EmbedderSpec,
+        intra_threads: usize,
+    ) -> Result<Self, VisionError> {
         let model = Model::open(models_dir, spec.file, intra_threads)?;
         Ok(Self {
             batches: model.batches(),

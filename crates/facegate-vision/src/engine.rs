@@ -125,12 +125,17 @@ impl Engine {
         T: Send + 'static,
         F: FnOnce(&mut Pipeline) -> Result<T, VisionError> + Send + 'static,
     {
-        self.submit(f)?.recv().map_err(|_| VisionError::EngineStopped)?
+        self.submit(f)?
+            .recv()
+            .map_err(|_| VisionError::EngineStopped)?
     }
 
     /// Queues `f` (waiting for room) and returns the receiver of its result, so that a
     /// caller can keep every worker busy.
-    pub fn submit<T, F>(&self, f: F) -> Result<oneshot::Receiver<Result<T, VisionError>>, VisionError>
+    pub fn submit<T, F>(
+        &self,
+        f: F,
+    ) -> Result<oneshot::Receiver<Result<T, VisionError>>, VisionError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Pipeline) -> Result<T, VisionError> + Send + 'static,

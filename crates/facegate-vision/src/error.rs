@@ -23,9 +23,13 @@ pub enum VisionError {
     MultipleFaces { count: usize },
     #[error("the inference queue is full; retry later")]
     Overloaded,
-    #[error("model file {file}: {reason}. Run `scripts/setup.sh` (or `make setup`) to install the models")]
+    #[error(
+        "model file {file}: {reason}. Run `scripts/setup.sh` (or `make setup`) to install the models"
+    )]
     ModelMissing { file: String, reason: String },
-    #[error("ONNX Runtime could not be loaded from {path}: {reason}. Run `scripts/setup.sh` to install it")]
+    #[error(
+        "ONNX Runtime could not be loaded from {path}: {reason}. Run `scripts/setup.sh` to install it"
+    )]
     RuntimeUnavailable { path: String, reason: String },
     #[error("inference failed: {0}")]
     Inference(String),

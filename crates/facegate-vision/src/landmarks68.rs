@@ -59,13 +59,17 @@ impl Landmarks68 {
             .pixels()
             .map(|&px| imgproc::grey_swapped(px).round() / 256.0)
             .collect();
-        let outputs = self.model.run(&[1, 1, SIZE as usize, SIZE as usize], &tensor)?;
+        let outputs = self
+            .model
+            .run(&[1, 1, SIZE as usize, SIZE as usize], &tensor)?;
         let data = &outputs
             .first()
             .ok_or_else(|| VisionError::Inference("landmark model has no output".into()))?
             .data;
         if data.len() < 136 {
-            return Err(VisionError::Inference("landmark model output is too short".into()));
+            return Err(VisionError::Inference(
+                "landmark model output is too short".into(),
+            ));
         }
         let (x1, y1) = (bbox.x1.trunc(), bbox.y1.trunc());
         let (bw, bh) = ((bbox.x2.trunc() - x1).abs(), (bbox.y2.trunc() - y1).abs());

@@ -34,7 +34,9 @@ impl Liveness {
         let (w, h) = image.dimensions();
         let face = crop::crop_resized(image, crop::scaled_rect(w, h, bbox, SCALE), SIZE);
         let tensor = imgproc::to_chw(&face, ChannelOrder::Rgb, Normalize::uniform(0.0, 1.0));
-        let outputs = self.model.run(&[1, 3, SIZE as usize, SIZE as usize], &tensor)?;
+        let outputs = self
+            .model
+            .run(&[1, 3, SIZE as usize, SIZE as usize], &tensor)?;
         let logits = &outputs
             .first()
             .ok_or_else(|| VisionError::Inference("liveness model has no output".into()))?

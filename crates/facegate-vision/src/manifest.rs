@@ -98,7 +98,10 @@ mod tests {
         std::fs::create_dir_all(dir.join("open")).unwrap();
         std::fs::write(dir.join(&entry.file), b"not a model").unwrap();
         let err = verified_path(&dir, &entry).unwrap_err().to_string();
-        assert!(err.contains("fr_feature.onnx") && err.contains("SHA-256"), "{err}");
+        assert!(
+            err.contains("fr_feature.onnx") && err.contains("SHA-256"),
+            "{err}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
         let err = verified_path(&dir, &entry).unwrap_err().to_string();
         assert!(err.contains("setup"), "{err}");

@@ -4,13 +4,13 @@ use facegate_core::{Embedding, FaceDetection, ModelId};
 use image::RgbImage;
 use serde::Serialize;
 
+use crate::VisionError;
 use crate::align;
 use crate::config::{Pack, VisionConfig};
 use crate::decode;
 use crate::detect::{self, Detector, rfb::RfbDetector, scrfd::Scrfd};
 use crate::embed::{Embedder, EmbedderSpec};
 use crate::liveness::Liveness;
-use crate::VisionError;
 
 /// A face with its embedding.
 #[derive(Debug, Clone, Serialize)]

@@ -28,7 +28,10 @@ pub fn environment(models_dir: &Path) -> Result<&'static Environment, VisionErro
     result
         .as_ref()
         .map_err(|reason| VisionError::RuntimeUnavailable {
-            path: models_dir.join(manifest::runtime_entry().file).display().to_string(),
+            path: models_dir
+                .join(manifest::runtime_entry().file)
+                .display()
+                .to_string(),
             reason: reason.clone(),
         })
 }
@@ -90,7 +93,9 @@ impl Model {
     pub fn run(&mut self, shape: &[usize], data: &[f32]) -> Result<Vec<Output>, VisionError> {
         let shape: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
         let tensor = ort::value::TensorRef::from_array_view((shape, data))?;
-        let outputs = self.session.run(ort::inputs![self.input.as_str() => tensor])?;
+        let outputs = self
+            .session
+            .run(ort::inputs![self.input.as_str() => tensor])?;
         let mut result = Vec::with_capacity(outputs.len());
         for (name, value) in &outputs {
             let (shape, data) = value.try_extract_tensor::<f32>()?;

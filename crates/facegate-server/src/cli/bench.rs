@@ -95,7 +95,11 @@ fn prepare(path: &str, size: u32) -> anyhow::Result<(Vec<u8>, [u32; 2])> {
     Ok((bytes, [img.width(), img.height()]))
 }
 
-fn latency(config: &VisionConfig, photos: &[Vec<u8>; 2], iterations: usize) -> anyhow::Result<Latency> {
+fn latency(
+    config: &VisionConfig,
+    photos: &[Vec<u8>; 2],
+    iterations: usize,
+) -> anyhow::Result<Latency> {
     let mut pipeline = Pipeline::open(config)?;
     pipeline.warm_up()?;
     let mut samples: [Vec<f64>; 6] = Default::default();
@@ -144,7 +148,11 @@ fn latency(config: &VisionConfig, photos: &[Vec<u8>; 2], iterations: usize) -> a
     })
 }
 
-fn throughput(config: &VisionConfig, photos: &[Vec<u8>; 2], iterations: usize) -> anyhow::Result<Throughput> {
+fn throughput(
+    config: &VisionConfig,
+    photos: &[Vec<u8>; 2],
+    iterations: usize,
+) -> anyhow::Result<Throughput> {
     let engine = Engine::start(config)?;
     let jobs = iterations * 2 * config.workers;
     let start = Instant::now();
@@ -187,17 +195,21 @@ pub fn run(settings: &Settings, args: &Args) -> anyhow::Result<()> {
             workers: 1,
             ..settings.vision.clone()
         };
-        report.latency.push(latency(&config, &photos, args.iterations)?);
+        report
+            .latency
+            .push(latency(&config, &photos, args.iterations)?);
         let config = VisionConfig {
             intra_threads: 1,
             workers: threads,
             ..settings.vision.clone()
         };
-        report.throughput.push(throughput(&config, &photos, args.iterations)?);
+        report
+            .throughput
+            .push(throughput(&config, &photos, args.iterations)?);
     }
-    report.model = facegate_vision::embed::EmbedderSpec::for_pack(settings.vision.pack)
+    facegate_vision::embed::EmbedderSpec::for_pack(settings.vision.pack)
         .model_id
-        .to_owned();
+        .clone_into(&mut report.model);
     if let Some(path) = &args.json {
         std::fs::write(path, serde_json::to_string_pretty(&report)?)?;
     }

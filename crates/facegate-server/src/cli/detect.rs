@@ -69,7 +69,7 @@ pub fn run(settings: &Settings, args: &Args) -> anyhow::Result<()> {
 
 /// Draws the box in green and the five landmarks in red.
 fn draw_face(canvas: &mut RgbImage, face: &FaceDetection) {
-    let thickness = (canvas.width().max(canvas.height()) / 300).max(1) as i64;
+    let thickness = i64::from((canvas.width().max(canvas.height()) / 300).max(1));
     let b = face.bbox;
     let (x1, y1, x2, y2) = (b.x1 as i64, b.y1 as i64, b.x2 as i64, b.y2 as i64);
     for t in 0..thickness {

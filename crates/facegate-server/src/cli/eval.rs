@@ -8,7 +8,9 @@ use facegate_core::{Embedding, similarity};
 use facegate_vision::{Engine, VisionError};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::evaluation::{EvalReport, RunInfo, ScoredPairs, labels_and_folds, read_pairs, write_roc_png};
+use crate::evaluation::{
+    EvalReport, RunInfo, ScoredPairs, labels_and_folds, read_pairs, write_roc_png,
+};
 use crate::settings::Settings;
 
 #[derive(Debug, clap::Args)]
@@ -33,14 +35,20 @@ struct ImageResult {
     embed_ms: f64,
 }
 
-fn embed_image(engine: &Engine, path: PathBuf) -> anyhow::Result<oneshot::Receiver<Result<ImageResult, VisionError>>> {
+fn embed_image(
+    engine: &Engine,
+    path: PathBuf,
+) -> anyhow::Result<oneshot::Receiver<Result<ImageResult, VisionError>>> {
     Ok(engine.submit(move |p| {
         let bytes = std::fs::read(&path)
             .map_err(|e| VisionError::Undecodable(format!("{}: {e}", path.display())))?;
         let image = p.decode(&bytes)?;
         let faces = p.detect(&image)?;
         let Some(main) = faces.first() else {
-            return Ok(ImageResult { embedding: None, embed_ms: 0.0 });
+            return Ok(ImageResult {
+                embedding: None,
+                embed_ms: 0.0,
+            });
         };
         let started = Instant::now();
         let embedded = p.embed_faces(&image, std::slice::from_ref(main))?;
@@ -60,15 +68,18 @@ pub fn run(settings: &Settings, args: &Args) -> anyhow::Result<()> {
         .or_else(|| args.pairs.parent().map(Path::to_path_buf))
         .unwrap_or_default();
     let names: Vec<&str> = {
-        let mut set: Vec<&str> = pairs.iter().flat_map(|p| [p.left.as_str(), p.right.as_str()]).collect();
+        let mut set: Vec<&str> = pairs
+            .iter()
+            .flat_map(|p| [p.left.as_str(), p.right.as_str()])
+            .collect();
         set.sort_unstable();
         set.dedup();
         set
     };
     let engine = Engine::start(&settings.vision)?;
-    let progress = ProgressBar::new(names.len() as u64).with_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} images {per_sec} eta {eta}")?,
-    );
+    let progress = ProgressBar::new(names.len() as u64).with_style(ProgressStyle::with_template(
+        "{bar:40} {pos}/{len} images {per_sec} eta {eta}",
+    )?);
     let receivers = names
         .iter()
         .map(|name| embed_image(&engine, root.join(name)))
@@ -79,11 +90,16 @@ pub fn run(settings: &Settings, args: &Args) -> anyhow::Result<()> {
     for (name, rx) in names.iter().zip(receivers) {
         let result = rx.recv().map_err(|_| VisionError::EngineStopped)?;
         match result {
-            Ok(ImageResult { embedding: Some(e), embed_ms: ms }) => {
+            Ok(ImageResult {
+                embedding: Some(e),
+                embed_ms: ms,
+            }) => {
                 embed_ms.push(ms);
                 embeddings.insert(name, e);
             }
-            Ok(ImageResult { embedding: None, .. }) => no_face.push((*name).to_owned()),
+            Ok(ImageResult {
+                embedding: None, ..
+            }) => no_face.push((*name).to_owned()),
             Err(e) => {
                 tracing::warn!(image = name, error = %e, "image could not be used");
                 no_face.push((*name).to_owned());
@@ -96,9 +112,14 @@ pub fn run(settings: &Settings, args: &Args) -> anyhow::Result<()> {
     // same-person pairs, as the protocol demands.
     let scores: Vec<f32> = pairs
         .iter()
-        .map(|p| match (embeddings.get(p.left.as_str()), embeddings.get(p.right.as_str())) {
-            (Some(a), Some(b)) => similarity::cosine(a, b).unwrap_or(-1.0),
-            _ => -1.0,
+        .map(|p| {
+            match (
+                embeddings.get(p.left.as_str()),
+                embeddings.get(p.right.as_str()),
+            ) {
+                (Some(a), Some(b)) => similarity::cosine(a, b).unwrap_or(-1.0),
+                _ => -1.0,
+            }
         })
         .collect();
     let (labels, folds) = labels_and_folds(&pairs);
@@ -120,14 +141,28 @@ pub fn run(settings: &Settings, args: &Args) -> anyhow::Result<()> {
         embed_ms_per_face: embed_ms.iter().sum::<f64>() / embed_ms.len().max(1) as f64,
         elapsed_s: started.elapsed().as_secs_f64(),
     };
-    let report = EvalReport::from_scores(run, ScoredPairs { scores: &scores, labels: &labels, folds: &folds })?;
+    let report = EvalReport::from_scores(
+        run,
+        ScoredPairs {
+            scores: &scores,
+            labels: &labels,
+            folds: &folds,
+        },
+    )?;
     std::fs::create_dir_all(&args.out)?;
-    let name = args.name.clone().unwrap_or_else(|| v.pack.as_str().to_owned());
+    let name = args
+        .name
+        .clone()
+        .unwrap_or_else(|| v.pack.as_str().to_owned());
     let json_path = args.out.join(format!("eval-{name}.json"));
     let png_path = args.out.join(format!("roc-{name}.png"));
     std::fs::write(&json_path, serde_json::to_string_pretty(&report)?)?;
     write_roc_png(&report.roc, &format!("ROC: {name}"), &png_path)?;
     println!("{}", report.summary());
-    println!("report: {}\nROC curve: {}", json_path.display(), png_path.display());
+    println!(
+        "report: {}\nROC curve: {}",
+        json_path.display(),
+        png_path.display()
+    );
     Ok(())
 }

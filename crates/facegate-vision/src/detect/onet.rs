@@ -79,7 +79,11 @@ impl Onet {
     }
 
     /// Two passes, the second on the box the first refined; returns the second's points.
-    pub fn landmarks(&mut self, image: &RgbImage, bbox: BoundingBox) -> Result<Landmarks5, VisionError> {
+    pub fn landmarks(
+        &mut self,
+        image: &RgbImage,
+        bbox: BoundingBox,
+    ) -> Result<Landmarks5, VisionError> {
         let first = self.run(image, bbox)?;
         Ok(self.run(image, first.refined)?.landmarks)
     }

@@ -54,7 +54,11 @@ impl RfbDetector {
 
     fn boxes(&mut self, image: &RgbImage) -> Result<Vec<FaceDetection>, VisionError> {
         let resized = imgproc::resize(image, WIDTH, HEIGHT, Interpolation::Bilinear);
-        let tensor = imgproc::to_chw(&resized, ChannelOrder::Bgr, Normalize::uniform(127.0, 128.0));
+        let tensor = imgproc::to_chw(
+            &resized,
+            ChannelOrder::Bgr,
+            Normalize::uniform(127.0, 128.0),
+        );
         let outputs = self
             .model
             .run(&[1, 3, HEIGHT as usize, WIDTH as usize], &tensor)?;
@@ -83,7 +87,12 @@ impl RfbDetector {
             .into_iter()
             .map(|f| FaceDetection {
                 bbox: square_on_height(
-                    BoundingBox::new(f.bbox.x1 * sx, f.bbox.y1 * sy, f.bbox.x2 * sx, f.bbox.y2 * sy),
+                    BoundingBox::new(
+                        f.bbox.x1 * sx,
+                        f.bbox.y1 * sy,
+                        f.bbox.x2 * sx,
+                        f.bbox.y2 * sy,
+                    ),
                     w,
                     h,
                 ),

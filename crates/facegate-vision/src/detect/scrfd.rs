@@ -27,7 +27,11 @@ pub struct Scrfd {
 }
 
 impl Scrfd {
-    pub fn open(models_dir: &Path, intra_threads: usize, threshold: f32) -> Result<Self, VisionError> {
+    pub fn open(
+        models_dir: &Path,
+        intra_threads: usize,
+        threshold: f32,
+    ) -> Result<Self, VisionError> {
         Ok(Self {
             model: Model::open(models_dir, MODEL_FILE, intra_threads)?,
             threshold,
@@ -40,9 +44,15 @@ impl Detector for Scrfd {
     fn detect(&mut self, image: &RgbImage) -> Result<Vec<FaceDetection>, VisionError> {
         let (w, h) = image.dimensions();
         let (new_w, new_h) = if h > w {
-            ((f64::from(INPUT) * f64::from(w) / f64::from(h)) as u32, INPUT)
+            (
+                (f64::from(INPUT) * f64::from(w) / f64::from(h)) as u32,
+                INPUT,
+            )
         } else {
-            (INPUT, (f64::from(INPUT) * f64::from(h) / f64::from(w)) as u32)
+            (
+                INPUT,
+                (f64::from(INPUT) * f64::from(h) / f64::from(w)) as u32,
+            )
         };
         let (new_w, new_h) = (new_w.max(1), new_h.max(1));
         let scale = new_h as f32 / h as f32;
@@ -77,7 +87,7 @@ fn scale_face(f: FaceDetection, s: f32) -> FaceDetection {
 
 /// Finds the output with `width` values per anchor for a stride, by shape, since export
 /// tools do not keep output names stable.
-fn find<'a>(outputs: &'a [Output], width: i64, anchors: usize) -> Result<&'a [f32], VisionError> {
+fn find(outputs: &[Output], width: i64, anchors: usize) -> Result<&[f32], VisionError> {
     outputs
         .iter()
         .find(|o| o.shape.last() == Some(&width) && o.data.len() == anchors * width as usize)
