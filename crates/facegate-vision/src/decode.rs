@@ -21,6 +21,11 @@ pub fn decode(bytes: &[u8], limits: &ImageLimits) -> Result<RgbImage, VisionErro
         });
     }
     let format = detect_format(bytes)?;
+    if format == ImageFormat::Jpeg && !jpeg_is_complete(bytes) {
+        return Err(VisionError::Undecodable(
+            "the JPEG data is truncated (no end-of-image marker after the last scan)".into(),
+        ));
+    }
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     let mut decoder_limits = image::Limits::default();
     decoder_limits.max_image_width = Some(limits.max_side);
@@ -53,6 +58,15 @@ fn detect_format(bytes: &[u8]) -> Result<ImageFormat, VisionError> {
         }),
         Err(_) => Err(VisionError::UnsupportedFormat { detected: None }),
     }
+}
+
+/// The JPEG decoder fills a truncated scan with grey instead of failing, so check that an
+/// end-of-image marker (FF D9) follows the last start-of-scan marker (FF DA). Inside
+/// entropy-coded data every FF byte is stuffed, so neither marker can appear by accident.
+fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    let last_scan = bytes.windows(2).rposition(|w| w == [0xFF, 0xDA]);
+    let last_end = bytes.windows(2).rposition(|w| w == [0xFF, 0xD9]);
+    matches!((last_scan, last_end), (Some(scan), Some(end)) if end > scan)
 }
 
 /// HEIF files start with an `ftyp` box naming a HEIF brand.
@@ -130,29 +144,8 @@ mod tests {
 
     #[test]
     fn refuses_a_header_that_claims_a_huge_image() {
-        let mut bytes = png(16, 16);
-        // IHDR width and height live at bytes 16..24; claim 20000x20000.
-        bytes[16..20].copy_from_slice(&20_000u32.to_be_bytes());
-        bytes[20..24].copy_from_slice(&20_000u32.to_be_bytes());
-        let crc = crc32(&bytes[12..29]);
-        bytes[29..33].copy_from_slice(&crc.to_be_bytes());
+        let bytes = crate::testing::png_claiming(20_000, 20_000);
         assert_eq!(code(&bytes), ErrorCode::ImageTooLarge);
-    }
-
-    /// PNG's CRC-32 (reflected, polynomial 0xEDB88320), to forge a valid header.
-    fn crc32(data: &[u8]) -> u32 {
-        let mut crc = !0u32;
-        for &byte in data {
-            crc ^= u32::from(byte);
-            for _ in 0..8 {
-                crc = if crc & 1 == 1 {
-                    (crc >> 1) ^ 0xEDB8_8320
-                } else {
-                    crc >> 1
-                };
-            }
-        }
-        !crc
     }
 
     #[test]
@@ -163,6 +156,17 @@ mod tests {
         };
         let err = decode(&png(16, 16), &limits).unwrap_err();
         assert_eq!(err.code(), ErrorCode::ImageTooLarge);
+    }
+
+    #[test]
+    fn a_truncated_jpeg_is_invalid() {
+        let mut bytes = Vec::new();
+        RgbImage::from_fn(64, 64, |x, y| image::Rgb([x as u8 * 4, y as u8 * 4, 90]))
+            .write_to(&mut Cursor::new(&mut bytes), ImageFormat::Jpeg)
+            .unwrap();
+        assert!(decode(&bytes, &ImageLimits::default()).is_ok());
+        let err = decode(&bytes[..bytes.len() - 40], &ImageLimits::default()).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::InvalidImage);
     }
 
     #[test]

@@ -17,6 +17,8 @@ pub mod manifest;
 pub mod pipeline;
 pub mod quality;
 pub mod runtime;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 pub use config::{ImageLimits, LandmarkSource, MainFace, Pack, VisionConfig};
 pub use engine::Engine;

@@ -1,0 +1,31 @@
+# The few commands a newcomer needs. `make run` and `make test` work on a fresh machine.
+CARGO ?= cargo
+BIN := target/release/facegate
+LFW := ../shared/datasets/lfw
+
+.PHONY: setup run test bench eval fmt lint models
+
+setup:
+	scripts/setup.sh
+
+run: setup
+	$(BIN) serve
+
+test: setup
+	FACEGATE_REQUIRE_MODELS=1 $(CARGO) test --release --locked --workspace
+
+bench: setup
+	$(BIN) bench --json reports/bench-$${FACEGATE__VISION__PACK:-insightface}.json
+
+eval: setup
+	$(BIN) eval --pairs $(LFW)/pairs.csv --name $${FACEGATE__VISION__PACK:-insightface}
+
+models:
+	python3 scripts/install_models.py
+
+fmt:
+	$(CARGO) fmt --all
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --release --locked --all-targets -- -D warnings

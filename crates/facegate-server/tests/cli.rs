@@ -1,0 +1,149 @@
+//! The `facegate` binary end to end on real photos: decisions, and clear errors with
+//! stable codes for bad inputs.
+
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use facegate_vision::testing::{datasets_dir, models_dir, png_claiming, repo_root};
+use serde_json::Value;
+
+fn facegate(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_facegate"))
+        .args(args)
+        .current_dir(repo_root())
+        .env("FACEGATE__LOG__LEVEL", "warn")
+        .output()
+        .expect("the binary runs")
+}
+
+fn json(bytes: &[u8]) -> Value {
+    serde_json::from_slice(bytes)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(bytes)))
+}
+
+/// Runs `facegate embed FILE` and returns the error code it reported.
+fn error_code(file: &Path) -> String {
+    let out = facegate(&["embed", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "client errors exit with 2");
+    json(&out.stderr)["error"]["code"].as_str().unwrap().to_owned()
+}
+
+fn temp_file(name: &str, bytes: &[u8]) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("facegate-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+fn png(width: u32, height: u32) -> Vec<u8> {
+    let mut out = Vec::new();
+    image::RgbImage::new(width, height)
+        .write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
+        .unwrap();
+    out
+}
+
+#[test]
+fn verify_decides_with_the_default_threshold() {
+    let (Some(_), Some(data)) = (models_dir(), datasets_dir()) else {
+        return;
+    };
+    let lfw = data.join("lfw");
+    let img = |p: &str| lfw.join(p).to_str().unwrap().to_owned();
+    for pack in ["insightface", "open"] {
+        let run = |a: &str, b: &str| {
+            let out = Command::new(env!("CARGO_BIN_EXE_facegate"))
+                .args(["verify", &img(a), &img(b)])
+                .current_dir(repo_root())
+                .env("FACEGATE__VISION__PACK", pack)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            json(&out.stdout)
+        };
+        let same = run(
+            "Aaron_Peirsol/Aaron_Peirsol_0001.jpg",
+            "Aaron_Peirsol/Aaron_Peirsol_0003.jpg",
+        );
+        assert_eq!(same["decision"], "same", "{pack}: {same}");
+        let different = run(
+            "Aaron_Peirsol/Aaron_Peirsol_0001.jpg",
+            "Abel_Pacheco/Abel_Pacheco_0001.jpg",
+        );
+        assert_eq!(different["decision"], "different", "{pack}: {different}");
+        assert_eq!(same["threshold"], different["threshold"]);
+    }
+}
+
+#[test]
+fn bad_inputs_give_stable_codes() {
+    let (Some(_), Some(data)) = (models_dir(), datasets_dir()) else {
+        return;
+    };
+    let photo = std::fs::read(data.join("lfw/Aaron_Peirsol/Aaron_Peirsol_0001.jpg")).unwrap();
+    assert_eq!(error_code(&temp_file("empty.jpg", b"")), "invalid_image");
+    assert_eq!(
+        error_code(&temp_file("text.jpg", b"just some text\n")),
+        "unsupported_format"
+    );
+    assert_eq!(
+        error_code(&temp_file("truncated.jpg", &photo[..photo.len() / 2])),
+        "invalid_image"
+    );
+    assert_eq!(error_code(&temp_file("tiny.png", &png(1, 1))), "image_too_small");
+    let huge = png_claiming(20_000, 20_000);
+    assert_eq!(error_code(&temp_file("huge.png", &huge)), "image_too_large");
+    // The sky above the swimmer's head: a real photo without a face.
+    let sky = image::load_from_memory(&photo)
+        .unwrap()
+        .crop_imm(0, 0, 250, 55)
+        .to_rgb8();
+    let mut bytes = Vec::new();
+    sky.write_to(&mut Cursor::new(&mut bytes), image::ImageFormat::Jpeg)
+        .unwrap();
+    assert_eq!(error_code(&temp_file("noface.jpg", &bytes)), "face_not_found");
+    assert_eq!(
+        error_code(&data.join("lfw/no_such_person/none.jpg")),
+        "invalid_image"
+    );
+}
+
+#[test]
+fn detect_draws_and_reports_faces() {
+    let (Some(_), Some(data)) = (models_dir(), datasets_dir()) else {
+        return;
+    };
+    let out_png = temp_file("drawn.png", b"");
+    let img = data.join("lfw/Aaron_Peirsol/Aaron_Peirsol_0001.jpg");
+    let out = facegate(&[
+        "detect",
+        img.to_str().unwrap(),
+        "--draw",
+        out_png.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    let body = json(&out.stdout);
+    let faces = body["faces"].as_array().unwrap();
+    assert_eq!(faces.len(), 1);
+    assert_eq!(faces[0]["landmarks"].as_array().unwrap().len(), 5);
+    let drawn = image::open(&out_png).unwrap().to_rgb8();
+    assert_eq!(drawn.dimensions(), (250, 250));
+    assert!(drawn.pixels().any(|p| p.0 == [0, 255, 0]), "a green box is drawn");
+}
+
+#[test]
+fn models_lists_the_active_pack_and_its_licence() {
+    let out = facegate(&["models"]);
+    assert!(out.status.success());
+    let body = json(&out.stdout);
+    assert_eq!(body["active_pack"], "insightface");
+    assert!(
+        body["active_pack_license"]
+            .as_str()
+            .unwrap()
+            .contains("non-commercial")
+    );
+    assert!(body["files"].as_array().unwrap().len() >= 10);
+}

