@@ -1,16 +1,11 @@
 //! `facegate`: one binary, several roles.
 
-mod cli;
-mod evaluation;
-mod settings;
-mod telemetry;
-
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-
-use crate::settings::Settings;
+use facegate_server::settings::Settings;
+use facegate_server::{cli, telemetry};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -28,6 +23,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Serve the HTTP API (embedded store, no external services by default).
+    Serve,
     /// Detect every face in an image and print them as JSON.
     Detect(cli::detect::Args),
     /// Print the embedding of the main face of an image as JSON.
@@ -59,6 +56,7 @@ fn main() -> ExitCode {
     };
     telemetry::init(&settings.log);
     let result = match cli.command {
+        Command::Serve => cli::serve::run(&settings),
         Command::Detect(args) => cli::detect::run(&settings, &args),
         Command::Embed(args) => cli::embed::run(&settings, &args),
         Command::Verify(args) => cli::verify::run(&settings, &args),

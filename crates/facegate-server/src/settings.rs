@@ -3,7 +3,12 @@
 
 use std::path::Path;
 
+use std::path::PathBuf;
+
+use facegate_core::Policy;
+use facegate_http::HttpConfig;
 use facegate_vision::VisionConfig;
+use facegate_vision::embed::EmbedderSpec;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
@@ -34,20 +39,62 @@ impl Default for LogSettings {
     }
 }
 
-/// 1:1 decisions.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+/// Decision thresholds and limits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct VerificationSettings {
-    /// Cosine similarity at or above which two faces are the same person. `None` takes
-    /// the active model's default, calibrated on LFW for a false-accept rate of 1e-3.
+pub struct PolicySettings {
+    /// Cosine similarity at or above which two faces are the same person (1:1 and 1:N).
+    /// `None` takes the active model's threshold for a false-accept rate of 1e-3 on LFW.
     pub threshold: Option<f32>,
+    /// Default threshold of photo-collection search. `None` takes the model's threshold
+    /// for a false-accept rate of 1e-4: a selfie is compared with every face of a session.
+    pub search_threshold: Option<f32>,
+    /// Enrollment refuses faces whose quality (0..1) is below this.
+    pub min_enroll_quality: f32,
+    /// Liveness scores at or above this count as live.
+    pub liveness_threshold: f32,
+    /// Largest `limit` of a search or identification.
+    pub max_results: usize,
+}
+
+impl Default for PolicySettings {
+    fn default() -> Self {
+        Self {
+            threshold: None,
+            search_threshold: None,
+            min_enroll_quality: 0.2,
+            liveness_threshold: 0.5,
+            max_results: 1000,
+        }
+    }
+}
+
+/// Where the embedded default keeps its data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageSettings {
+    /// Folder of the embedded database and vector index.
+    pub data_dir: PathBuf,
+    /// Folder of the local object store (batch indexing reads photo keys from here).
+    pub blob_dir: PathBuf,
+}
+
+impl Default for StorageSettings {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("data"),
+            blob_dir: PathBuf::from("data/blobs"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
     pub vision: VisionConfig,
-    pub verification: VerificationSettings,
+    pub http: HttpConfig,
+    pub storage: StorageSettings,
+    pub policy: PolicySettings,
     pub log: LogSettings,
 }
 
@@ -95,20 +142,48 @@ impl Settings {
                 "vision.detection_threshold must be in 0..1"
             );
         }
-        if let Some(t) = self.verification.threshold {
-            anyhow::ensure!(
-                (-1.0..=1.0).contains(&t),
-                "verification.threshold must be in -1..1"
-            );
+        for (name, value) in [
+            ("policy.threshold", self.policy.threshold),
+            ("policy.search_threshold", self.policy.search_threshold),
+        ] {
+            if let Some(t) = value {
+                anyhow::ensure!((-1.0..=1.0).contains(&t), "{name} must be in -1..1");
+            }
         }
+        anyhow::ensure!(
+            self.policy.max_results >= 1,
+            "policy.max_results must be at least 1"
+        );
+        anyhow::ensure!(
+            self.http.body_limit_bytes >= self.vision.limits.max_bytes,
+            "http.body_limit_bytes must be at least vision.limits.max_bytes"
+        );
         Ok(())
     }
 
     /// The threshold for 1:1 decisions with the active model.
     pub fn threshold(&self) -> f32 {
-        self.verification.threshold.unwrap_or_else(|| {
-            facegate_vision::embed::EmbedderSpec::for_pack(self.vision.pack).threshold
-        })
+        self.policy
+            .threshold
+            .unwrap_or_else(|| self.embedder().threshold(self.vision.flip_tta))
+    }
+
+    fn embedder(&self) -> EmbedderSpec {
+        EmbedderSpec::for_pack(self.vision.pack)
+    }
+
+    /// The use-cases' policy, with the model's calibrated thresholds filled in.
+    pub fn policy(&self) -> Policy {
+        let p = &self.policy;
+        Policy {
+            threshold: self.threshold(),
+            search_threshold: p
+                .search_threshold
+                .unwrap_or_else(|| self.embedder().search_threshold(self.vision.flip_tta)),
+            min_enroll_quality: p.min_enroll_quality,
+            liveness_threshold: p.liveness_threshold,
+            max_results: p.max_results,
+        }
     }
 }
 

@@ -26,7 +26,10 @@ fn json(bytes: &[u8]) -> Value {
 fn error_code(file: &Path) -> String {
     let out = facegate(&["embed", file.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2), "client errors exit with 2");
-    json(&out.stderr)["error"]["code"].as_str().unwrap().to_owned()
+    json(&out.stderr)["error"]["code"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 fn temp_file(name: &str, bytes: &[u8]) -> PathBuf {
@@ -60,7 +63,11 @@ fn verify_decides_with_the_default_threshold() {
                 .env("FACEGATE__VISION__PACK", pack)
                 .output()
                 .unwrap();
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             json(&out.stdout)
         };
         let same = run(
@@ -92,7 +99,10 @@ fn bad_inputs_give_stable_codes() {
         error_code(&temp_file("truncated.jpg", &photo[..photo.len() / 2])),
         "invalid_image"
     );
-    assert_eq!(error_code(&temp_file("tiny.png", &png(1, 1))), "image_too_small");
+    assert_eq!(
+        error_code(&temp_file("tiny.png", &png(1, 1))),
+        "image_too_small"
+    );
     let huge = png_claiming(20_000, 20_000);
     assert_eq!(error_code(&temp_file("huge.png", &huge)), "image_too_large");
     // The sky above the swimmer's head: a real photo without a face.
@@ -103,7 +113,10 @@ fn bad_inputs_give_stable_codes() {
     let mut bytes = Vec::new();
     sky.write_to(&mut Cursor::new(&mut bytes), image::ImageFormat::Jpeg)
         .unwrap();
-    assert_eq!(error_code(&temp_file("noface.jpg", &bytes)), "face_not_found");
+    assert_eq!(
+        error_code(&temp_file("noface.jpg", &bytes)),
+        "face_not_found"
+    );
     assert_eq!(
         error_code(&data.join("lfw/no_such_person/none.jpg")),
         "invalid_image"
@@ -130,7 +143,10 @@ fn detect_draws_and_reports_faces() {
     assert_eq!(faces[0]["landmarks"].as_array().unwrap().len(), 5);
     let drawn = image::open(&out_png).unwrap().to_rgb8();
     assert_eq!(drawn.dimensions(), (250, 250));
-    assert!(drawn.pixels().any(|p| p.0 == [0, 255, 0]), "a green box is drawn");
+    assert!(
+        drawn.pixels().any(|p| p.0 == [0, 255, 0]),
+        "a green box is drawn"
+    );
 }
 
 #[test]

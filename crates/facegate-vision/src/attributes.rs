@@ -104,6 +104,15 @@ pub enum GenderLabel {
     Male,
 }
 
+impl GenderLabel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GenderLabel::Female => "female",
+            GenderLabel::Male => "male",
+        }
+    }
+}
+
 /// The gender estimate: the label and a confidence in it in 0.5..1. The merged SSR-Net
 /// value is rescaled piecewise-linearly so that the decision point maps to 0.5 (see
 /// [`gender_from_merged`]); it is not a calibrated probability.

@@ -18,9 +18,20 @@ pub struct EmbedderSpec {
     /// Stored with every embedding; bump the version when pre-processing changes.
     pub model_id: &'static str,
     pub normalize: Normalize,
-    /// Default cosine threshold for 1:1 decisions: the LFW threshold for a false-accept
-    /// rate of 1e-3 (see docs/ACCURACY.md).
-    pub threshold: f32,
+    /// Thresholds measured by `facegate eval` on LFW with flip-TTA on.
+    pub with_flip: Calibration,
+    /// The same without flip-TTA (the embeddings differ, so do the thresholds).
+    pub without_flip: Calibration,
+}
+
+/// Cosine thresholds of a model, measured on LFW's 6,000 pairs (docs/ACCURACY.md).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Calibration {
+    /// False-accept rate 1e-3: the default for 1:1 and 1:N decisions.
+    pub far_1e3: f32,
+    /// Just above every one of LFW's 3,000 impostor pairs (FAR below 1/3000; 1e-4 cannot
+    /// be resolved with so few pairs): the default for photo-collection search.
+    pub far_1e4: f32,
 }
 
 impl EmbedderSpec {
@@ -30,15 +41,47 @@ impl EmbedderSpec {
                 file: "insightface/w600k_mbf.onnx",
                 model_id: "insightface/w600k_mbf@1",
                 normalize: Normalize::uniform(127.5, 127.5),
-                threshold: 0.30,
+                with_flip: Calibration {
+                    far_1e3: 0.2303,
+                    far_1e4: 0.3254,
+                },
+                without_flip: Calibration {
+                    far_1e3: 0.2381,
+                    far_1e4: 0.3303,
+                },
             },
             Pack::Open => Self {
                 file: "open/fr_feature.onnx",
                 model_id: "open/fr_feature@1",
                 normalize: Normalize::uniform(127.0, 128.0),
-                threshold: 0.33,
+                with_flip: Calibration {
+                    far_1e3: 0.3337,
+                    far_1e4: 0.3623,
+                },
+                without_flip: Calibration {
+                    far_1e3: 0.3264,
+                    far_1e4: 0.3512,
+                },
             },
         }
+    }
+
+    fn calibration(&self, flip_tta: bool) -> Calibration {
+        if flip_tta {
+            self.with_flip
+        } else {
+            self.without_flip
+        }
+    }
+
+    /// The 1:1 threshold (FAR 1e-3 on LFW).
+    pub fn threshold(&self, flip_tta: bool) -> f32 {
+        self.calibration(flip_tta).far_1e3
+    }
+
+    /// The photo-search threshold (FAR below 1e-4 on LFW's impostor pairs).
+    pub fn search_threshold(&self, flip_tta: bool) -> f32 {
+        self.calibration(flip_tta).far_1e4
     }
 }
 

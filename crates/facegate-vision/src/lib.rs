@@ -10,6 +10,7 @@ pub mod detect;
 pub mod embed;
 pub mod engine;
 pub mod error;
+pub mod face_engine;
 pub mod imgproc;
 pub mod landmarks68;
 pub mod liveness;

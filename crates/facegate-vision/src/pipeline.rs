@@ -6,17 +6,21 @@ use serde::Serialize;
 
 use crate::VisionError;
 use crate::align;
+use crate::attributes::{Analyzer, FaceAttributes};
 use crate::config::{Pack, VisionConfig};
 use crate::decode;
 use crate::detect::{self, Detector, rfb::RfbDetector, scrfd::Scrfd};
 use crate::embed::{Embedder, EmbedderSpec};
 use crate::liveness::Liveness;
+use crate::quality::face_quality;
 
-/// A face with its embedding.
+/// A face with its embedding and quality score.
 #[derive(Debug, Clone, Serialize)]
 pub struct EmbeddedFace {
     pub face: FaceDetection,
     pub embedding: Embedding,
+    /// Face quality in 0..1 (see [`crate::quality`]).
+    pub quality: f32,
 }
 
 /// The main face of a photo, its embedding, and how many faces the photo holds.
@@ -24,6 +28,7 @@ pub struct EmbeddedFace {
 pub struct MainFaceEmbedding {
     pub face: FaceDetection,
     pub embedding: Embedding,
+    pub quality: f32,
     pub face_count: usize,
 }
 
@@ -34,6 +39,8 @@ pub struct Pipeline {
     detector: Box<dyn Detector>,
     embedder: Embedder,
     liveness: Liveness,
+    /// Attribute models, opened on first use: most deployments never call them.
+    analyzer: Option<Analyzer>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -72,6 +79,7 @@ impl Pipeline {
             detector,
             embedder: Embedder::open(dir, EmbedderSpec::for_pack(config.pack), threads)?,
             liveness: Liveness::open(dir, threads)?,
+            analyzer: None,
         })
     }
 
@@ -123,10 +131,11 @@ impl Pipeline {
         let embeddings = self.embed_aligned(&crops)?;
         Ok(faces
             .iter()
-            .zip(embeddings)
-            .map(|(face, embedding)| EmbeddedFace {
+            .zip(crops.iter().zip(embeddings))
+            .map(|(face, (crop, embedding))| EmbeddedFace {
                 face: *face,
                 embedding,
+                quality: face_quality(image, face, crop).score,
             })
             .collect())
     }
@@ -142,6 +151,7 @@ impl Pipeline {
         Ok(MainFaceEmbedding {
             face: embedded.face,
             embedding: embedded.embedding,
+            quality: embedded.quality,
             face_count: faces.len(),
         })
     }
@@ -149,6 +159,27 @@ impl Pipeline {
     /// Probability in 0..1 that the face is live (not a printed or replayed photo).
     pub fn liveness(&mut self, image: &RgbImage, face: &FaceDetection) -> Result<f32, VisionError> {
         self.liveness.score(image, face.bbox)
+    }
+
+    /// Age, gender, expression, head pose and eye state of a face.
+    pub fn attributes(
+        &mut self,
+        image: &RgbImage,
+        face: &FaceDetection,
+    ) -> Result<FaceAttributes, VisionError> {
+        let analyzer = match &mut self.analyzer {
+            Some(a) => a,
+            None => self.analyzer.insert(Analyzer::open(
+                &self.config.models_dir,
+                self.config.intra_threads.max(1),
+            )?),
+        };
+        analyzer.analyze(image, face.bbox)
+    }
+
+    /// The quality score of a face (needs its aligned crop).
+    pub fn quality(image: &RgbImage, face: &FaceDetection) -> Result<f32, VisionError> {
+        Ok(face_quality(image, face, &Self::align(image, face)?).score)
     }
 
     /// Runs every model once so that the first real request pays no start-up cost, and

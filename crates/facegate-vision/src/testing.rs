@@ -23,7 +23,10 @@ fn present(path: PathBuf, what: &str) -> Option<PathBuf> {
         "{what} missing at {} and FACEGATE_REQUIRE_MODELS=1",
         path.display()
     );
-    eprintln!("skipping: {what} missing at {} (run scripts/setup.sh)", path.display());
+    eprintln!(
+        "skipping: {what} missing at {} (run scripts/setup.sh)",
+        path.display()
+    );
     None
 }
 

@@ -19,6 +19,7 @@ struct Output {
     model: String,
     dim: usize,
     face_count: usize,
+    quality: f32,
     face: facegate_core::FaceDetection,
     embedding: Vec<f32>,
 }
@@ -29,12 +30,14 @@ pub fn run(settings: &Settings, args: &Args) -> anyhow::Result<()> {
     let MainFaceEmbedding {
         face,
         embedding,
+        quality,
         face_count,
     } = pipeline.embed_main(&image)?;
     print_json(&Output {
         model: embedding.model().to_string(),
         dim: embedding.dim(),
         face_count,
+        quality,
         face,
         embedding: embedding.vector().to_vec(),
     })

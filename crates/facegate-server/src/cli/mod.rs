@@ -5,6 +5,7 @@ pub mod detect;
 pub mod embed;
 pub mod eval;
 pub mod models;
+pub mod serve;
 pub mod verify;
 
 use std::path::Path;
@@ -46,9 +47,8 @@ pub fn fail(error: &anyhow::Error) -> ExitCode {
 
 /// Reads and decodes an image file within the configured limits.
 pub fn load_image(pipeline: &Pipeline, path: &Path) -> anyhow::Result<RgbImage> {
-    let bytes = std::fs::read(path).map_err(|e| {
-        VisionError::Undecodable(format!("cannot read {}: {e}", path.display()))
-    })?;
+    let bytes = std::fs::read(path)
+        .map_err(|e| VisionError::Undecodable(format!("cannot read {}: {e}", path.display())))?;
     pipeline
         .decode(&bytes)
         .map_err(|e| anyhow::Error::new(e).context(path.display().to_string()))

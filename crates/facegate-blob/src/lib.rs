@@ -1,0 +1,121 @@
+//! The [`BlobStore`] port over the `object_store` crate.
+
+use std::path::Path as FsPath;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use facegate_core::ports::BlobStore;
+use facegate_core::{ErrorCode, Failure, Result};
+use object_store::ObjectStore;
+use object_store::local::LocalFileSystem;
+use object_store::memory::InMemory;
+use object_store::path::Path;
+
+/// Objects in any `object_store` backend.
+#[derive(Debug, Clone)]
+pub struct ObjectBlobStore {
+    store: Arc<dyn ObjectStore>,
+}
+
+impl ObjectBlobStore {
+    /// Objects as files under `root` (created if missing).
+    pub fn local(root: &FsPath) -> Result<Self> {
+        std::fs::create_dir_all(root)
+            .map_err(|e| Failure::internal(format!("cannot create {}: {e}", root.display())))?;
+        let store =
+            LocalFileSystem::new_with_prefix(root).map_err(|e| Failure::internal(e.to_string()))?;
+        Ok(Self {
+            store: Arc::new(store),
+        })
+    }
+
+    /// Objects in memory, gone at exit (tests).
+    pub fn in_memory() -> Self {
+        Self {
+            store: Arc::new(InMemory::new()),
+        }
+    }
+
+    /// Any other backend (S3, GCS).
+    pub fn new(store: Arc<dyn ObjectStore>) -> Self {
+        Self { store }
+    }
+}
+
+/// Parses a client-supplied key; `..` and empty segments are refused so that a key can
+/// never leave the store's root.
+fn key(key: &str) -> Result<Path> {
+    let valid = !key.is_empty()
+        && key.len() <= 1024
+        && key
+            .split('/')
+            .all(|s| !s.is_empty() && s != "." && s != "..");
+    if !valid {
+        return Err(Failure::validation(format!("invalid object key `{key}`")));
+    }
+    Path::parse(key).map_err(|e| Failure::validation(format!("invalid object key `{key}`: {e}")))
+}
+
+fn failure(key: &str, e: &object_store::Error) -> Failure {
+    match e {
+        object_store::Error::NotFound { .. } => {
+            Failure::new(ErrorCode::NotFound, format!("object `{key}` was not found"))
+        }
+        other => Failure::internal(format!("object store error on `{key}`: {other}")),
+    }
+}
+
+#[async_trait]
+impl BlobStore for ObjectBlobStore {
+    async fn get(&self, k: &str) -> Result<Vec<u8>> {
+        let path = key(k)?;
+        let result = self.store.get(&path).await.map_err(|e| failure(k, &e))?;
+        let bytes = result.bytes().await.map_err(|e| failure(k, &e))?;
+        Ok(bytes.to_vec())
+    }
+
+    async fn put(&self, k: &str, bytes: Vec<u8>) -> Result<()> {
+        let path = key(k)?;
+        self.store
+            .put(&path, bytes.into())
+            .await
+            .map_err(|e| failure(k, &e))?;
+        Ok(())
+    }
+
+    async fn delete(&self, k: &str) -> Result<()> {
+        let path = key(k)?;
+        match self.store.delete(&path).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(failure(k, &e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn put_get_delete_on_the_local_filesystem() {
+        let dir = std::env::temp_dir().join(format!("facegate-blob-{}", std::process::id()));
+        let store = ObjectBlobStore::local(&dir).unwrap();
+        store.put("event/a.jpg", b"abc".to_vec()).await.unwrap();
+        assert_eq!(store.get("event/a.jpg").await.unwrap(), b"abc");
+        assert!(dir.join("event/a.jpg").exists());
+        store.delete("event/a.jpg").await.unwrap();
+        store.delete("event/a.jpg").await.unwrap();
+        let err = store.get("event/a.jpg").await.unwrap_err();
+        assert_eq!(err.code, ErrorCode::NotFound);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn keys_cannot_escape_the_root() {
+        let store = ObjectBlobStore::in_memory();
+        for bad in ["../etc/passwd", "a/../../b", "", "a//b", "/abs"] {
+            let err = store.get(bad).await.unwrap_err();
+            assert_eq!(err.code, ErrorCode::ValidationFailed, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! The HTTP API of facegate: routes, error rendering, uploads and middleware. Handlers
+//! parse input, call a [`facegate_core::FaceService`] use-case and map the outcome.
+
+pub mod error;
+pub mod routes;
+pub mod state;
+pub mod upload;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, Method, header};
+use axum::routing::{delete, get, post};
+use serde::{Deserialize, Serialize};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+pub use state::{AppState, Health};
+
+/// Settings of the HTTP layer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Address to listen on.
+    pub bind: String,
+    /// Largest request body; uploads are refused before decoding beyond it. JSON bodies
+    /// carry base64, a third larger than the image.
+    pub body_limit_bytes: usize,
+    /// Origins allowed by CORS; empty allows none (same-origin only).
+    pub cors_allowed_origins: Vec<String>,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            bind: "0.0.0.0:8080".to_owned(),
+            body_limit_bytes: 14 * 1024 * 1024,
+            cors_allowed_origins: Vec::new(),
+        }
+    }
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Builds the whole API.
+pub fn router(state: AppState, config: &HttpConfig) -> Router {
+    use routes::{collections, docs, faces, health, references};
+    let api = Router::new()
+        .route("/detect", post(faces::detect))
+        .route("/embed", post(faces::embed))
+        .route("/verify", post(faces::verify))
+        .route("/liveness", post(faces::liveness))
+        .route("/analyze", post(faces::analyze))
+        .route("/reference", post(references::enroll))
+        .route(
+            "/reference/{id}",
+            get(references::get_reference).delete(references::delete_reference),
+        )
+        .route("/subjects", get(references::list_subjects))
+        .route(
+            "/subjects/{name}",
+            get(references::get_subject).delete(references::delete_subject),
+        )
+        .route("/identify", post(references::identify))
+        .route("/index", post(collections::index))
+        .route("/index/batch", post(collections::index_batch))
+        .route("/index/{session_id}", delete(collections::delete_session))
+        .route("/search", post(collections::search))
+        .route("/search/status/{session_id}", get(collections::status));
+    let origins: Vec<HeaderValue> = config
+        .cors_allowed_origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::GET, Method::POST, Method::DELETE])
+        .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION])
+        .max_age(Duration::from_secs(600));
+    Router::new()
+        .nest("/api/v1", api)
+        .route("/health", get(health::health))
+        .route("/health/live", get(health::live))
+        .route("/health/ready", get(health::ready))
+        .route("/health/detailed", get(health::detailed))
+        .route("/openapi.json", get(docs::openapi))
+        .route("/docs", get(docs::docs))
+        .fallback(|| async { axum::http::StatusCode::NOT_FOUND })
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(config.body_limit_bytes))
+        .layer(axum::middleware::from_fn(error::render_errors))
+        .layer(cors)
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+            let id = req
+                .headers()
+                .get(&REQUEST_ID)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+        }))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}

@@ -1,0 +1,23 @@
+//! Route handlers: parse the request into domain values, call a use-case, map the outcome.
+
+pub mod collections;
+pub mod docs;
+pub mod faces;
+pub mod health;
+pub mod references;
+
+use crate::error::ApiError;
+use crate::upload::Upload;
+
+/// The first image sent under any of `names`.
+fn first_image(upload: &mut Upload, names: &[&str]) -> Result<Vec<u8>, ApiError> {
+    names
+        .iter()
+        .find_map(|n| upload.take_image(n))
+        .ok_or_else(|| {
+            ApiError::validation(format!(
+                "an image is required in the field `{}`",
+                names.join("` or `")
+            ))
+        })
+}

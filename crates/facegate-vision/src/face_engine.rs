@@ -1,0 +1,118 @@
+//! The [`FaceEngine`] port implemented by the threaded [`Engine`].
+
+use async_trait::async_trait;
+use facegate_core::ports::{DetectedFaces, EmbeddedFace, FaceAttributes, FaceEngine, FaceReport};
+use facegate_core::{FaceDetection, Failure, ModelId, Result};
+
+use crate::VisionError;
+use crate::attributes;
+use crate::engine::Engine;
+use crate::pipeline::{self, Pipeline};
+
+impl From<VisionError> for Failure {
+    fn from(e: VisionError) -> Self {
+        Failure::new(e.code(), e.to_string())
+    }
+}
+
+fn port_face(f: pipeline::EmbeddedFace) -> EmbeddedFace {
+    EmbeddedFace {
+        face: f.face,
+        embedding: f.embedding,
+        quality: f.quality,
+    }
+}
+
+fn port_attributes(a: attributes::FaceAttributes) -> FaceAttributes {
+    FaceAttributes {
+        age: a.age,
+        gender: a.gender.label.as_str().to_owned(),
+        gender_score: a.gender.score,
+        expression: a.expression.label,
+        yaw: a.pose.yaw,
+        pitch: a.pose.pitch,
+        roll: a.pose.roll,
+        left_eye_open: a.eyes.left_open,
+        right_eye_open: a.eyes.right_open,
+    }
+}
+
+#[async_trait]
+impl FaceEngine for Engine {
+    fn model_id(&self) -> ModelId {
+        Engine::model_id(self).clone()
+    }
+
+    async fn detect(&self, image: Vec<u8>) -> Result<DetectedFaces> {
+        Ok(self
+            .call(move |p| {
+                let img = p.decode(&image)?;
+                Ok(DetectedFaces {
+                    width: img.width(),
+                    height: img.height(),
+                    faces: p.detect(&img)?,
+                })
+            })
+            .await?)
+    }
+
+    async fn embed_all(&self, image: Vec<u8>) -> Result<Vec<EmbeddedFace>> {
+        Ok(self
+            .call(move |p| {
+                let img = p.decode(&image)?;
+                let faces = p.detect(&img)?;
+                p.embed_faces(&img, &faces)
+            })
+            .await?
+            .into_iter()
+            .map(port_face)
+            .collect())
+    }
+
+    async fn embed_main(&self, image: Vec<u8>) -> Result<(EmbeddedFace, usize)> {
+        let main = self
+            .call(move |p| {
+                let img = p.decode(&image)?;
+                p.embed_main(&img)
+            })
+            .await?;
+        Ok((
+            EmbeddedFace {
+                face: main.face,
+                embedding: main.embedding,
+                quality: main.quality,
+            },
+            main.face_count,
+        ))
+    }
+
+    async fn liveness(&self, image: Vec<u8>) -> Result<(FaceDetection, f32)> {
+        Ok(self
+            .call(move |p| {
+                let img = p.decode(&image)?;
+                let face = *p.detect(&img)?.first().ok_or(VisionError::NoFace)?;
+                Ok((face, p.liveness(&img, &face)?))
+            })
+            .await?)
+    }
+
+    async fn analyze(&self, image: Vec<u8>) -> Result<Vec<FaceReport>> {
+        Ok(self
+            .call(move |p: &mut Pipeline| {
+                let img = p.decode(&image)?;
+                let faces = p.detect(&img)?;
+                faces
+                    .iter()
+                    .map(|face| {
+                        Ok(FaceReport {
+                            face: *face,
+                            quality: Pipeline::quality(&img, face)?,
+                            liveness: p.liveness(&img, face)?,
+                            attributes: port_attributes(p.attributes(&img, face)?),
+                        })
+                    })
+                    .collect::<Result<Vec<_>, VisionError>>()
+            })
+            .await?)
+    }
+}
