@@ -19,7 +19,7 @@ use crate::store::EmbeddedStore;
 pub(crate) type FaceIndex = VectorIndex<String, u32, FaceMeta>;
 
 /// What a match reports of a face besides its similarity.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct FaceMeta {
     bbox: BoundingBox,
     detection_score: f32,

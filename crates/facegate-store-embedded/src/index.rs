@@ -19,7 +19,7 @@ use facegate_core::{Embedding, ModelId};
 const LANES: usize = 16;
 
 /// A search result.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 pub(crate) struct Hit<G, K, V> {
     pub group: G,
     pub key: K,
@@ -83,13 +83,11 @@ where
             self.remove_slot(slot);
         }
         let vector = embedding.vector();
-        let partition = match self
+        let partition = self
             .partitions
             .iter()
             .position(|p| p.dim == vector.len() && p.model == *embedding.model())
-        {
-            Some(i) => i,
-            None => {
+            .unwrap_or_else(|| {
                 self.partitions.push(Partition {
                     model: embedding.model().clone(),
                     dim: vector.len(),
@@ -97,8 +95,7 @@ where
                     rows: Vec::new(),
                 });
                 self.partitions.len() - 1
-            }
-        };
+            });
         let p = &mut self.partitions[partition];
         p.vectors.extend_from_slice(vector);
         p.rows.push(Row {

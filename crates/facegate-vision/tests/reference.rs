@@ -11,13 +11,13 @@
 //! see the per-image figures. Skips when the models or datasets are missing, unless
 //! `FACEGATE_REQUIRE_MODELS=1`.
 
-mod common;
+
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use facegate_core::FaceDetection;
-use facegate_vision::{MainFace, Pack, Pipeline, VisionConfig};
+use facegate_vision::{MainFace, Pack, Pipeline, VisionConfig, testing};
 use serde::Deserialize;
 
 const BOX_TOLERANCE_PX: f32 = 2.0;
@@ -109,7 +109,7 @@ fn open_pipeline(pack: Pack, models_dir: &Path, flip_tta: bool) -> Pipeline {
 }
 
 fn check_pack(pack: Pack) {
-    let (Some(models), Some(datasets)) = (common::models_dir(), common::datasets_dir()) else {
+    let (Some(models), Some(datasets)) = (testing::models_dir(), testing::datasets_dir()) else {
         return;
     };
     let golden = golden();
