@@ -31,6 +31,10 @@ pub struct Args {
     /// Also write the results as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Only write the two prepared JPEGs (`a.jpg`, `b.jpg`) into this folder and exit
+    /// (the load test sends the same photos).
+    #[arg(long)]
+    pub write_photos: Option<PathBuf>,
 }
 
 /// Median and 95th percentile of one stage, in milliseconds.
@@ -179,6 +183,12 @@ pub fn run(settings: &Settings, args: &Args) -> anyhow::Result<()> {
     anyhow::ensure!(args.iterations >= 1, "--iterations must be at least 1");
     let (a, size_a) = prepare(&args.image_a, args.size)?;
     let (b, size_b) = prepare(&args.image_b, args.size)?;
+    if let Some(dir) = &args.write_photos {
+        std::fs::create_dir_all(dir)?;
+        std::fs::write(dir.join("a.jpg"), &a)?;
+        std::fs::write(dir.join("b.jpg"), &b)?;
+        return Ok(());
+    }
     let photos = [a, b];
     let mut report = Report {
         pack: settings.vision.pack.as_str(),
