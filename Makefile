@@ -1,6 +1,6 @@
 # The few commands a newcomer needs. `make run` and `make test` work on a fresh machine.
 CARGO ?= cargo
-BIN := target/release/facegate
+BIN := $(or $(CARGO_TARGET_DIR),target)/release/facegate
 LFW := ../shared/datasets/lfw
 
 .PHONY: setup run test bench eval fmt lint models

@@ -35,6 +35,8 @@ enum Command {
     Eval(cli::eval::Args),
     /// Measure per-stage latency and throughput.
     Bench(cli::bench::Args),
+    /// Print the OpenAPI document of the HTTP API.
+    Openapi,
     /// List the model files, their licences and whether they are installed intact.
     Models,
     /// Configuration tools.
@@ -63,6 +65,10 @@ fn main() -> ExitCode {
         Command::Eval(args) => cli::eval::run(&settings, &args),
         Command::Bench(args) => cli::bench::run(&settings, &args),
         Command::Models => cli::models::run(&settings),
+        Command::Openapi => {
+            print!("{}", facegate_http::routes::docs::openapi_json());
+            Ok(())
+        }
         Command::Config(ConfigCommand::Print) => cli::print_config(&settings),
     };
     match result {

@@ -42,3 +42,42 @@ pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
 pub async fn docs() -> Html<&'static str> {
     Html(include_str!("docs.html"))
 }
+
+/// The OpenAPI document as committed in `docs/openapi.json`.
+pub fn openapi_json() -> String {
+    ApiDoc::openapi()
+        .to_pretty_json()
+        .expect("the OpenAPI document serialises")
+        + "\n"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The committed document must match the code: regenerate it with
+    /// `facegate openapi > docs/openapi.json` after changing a route.
+    #[test]
+    fn committed_openapi_document_is_fresh() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/openapi.json");
+        let committed = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            committed == openapi_json(),
+            "docs/openapi.json is stale: run `facegate openapi > docs/openapi.json`"
+        );
+    }
+
+    #[test]
+    fn every_route_is_documented() {
+        let doc = ApiDoc::openapi();
+        for path in [
+            "/api/v1/verify",
+            "/api/v1/identify",
+            "/api/v1/index/batch",
+            "/api/v1/search/status/{session_id}",
+            "/health/ready",
+        ] {
+            assert!(doc.paths.paths.contains_key(path), "{path} is missing");
+        }
+    }
+}
