@@ -55,12 +55,12 @@ impl EmbedderSpec {
                 model_id: "open/fr_feature@1",
                 normalize: Normalize::uniform(127.0, 128.0),
                 with_flip: Calibration {
-                    far_1e3: 0.3337,
-                    far_1e4: 0.3623,
+                    far_1e3: 0.3330,
+                    far_1e4: 0.3674,
                 },
                 without_flip: Calibration {
-                    far_1e3: 0.3264,
-                    far_1e4: 0.3512,
+                    far_1e3: 0.3335,
+                    far_1e4: 0.3586,
                 },
             },
         }
