@@ -25,6 +25,18 @@ impl ApiError {
     pub fn validation(message: impl Into<String>) -> Self {
         Self(Failure::validation(message))
     }
+
+    /// An extractor's rejection (JSON, multipart): a body over the size limit is
+    /// `image_too_large` (413), anything else the client sent wrong `validation_failed`
+    /// (400), whatever status axum chose (415, 422).
+    pub fn rejection(status: StatusCode, message: impl Into<String>) -> Self {
+        let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            ErrorCode::ImageTooLarge
+        } else {
+            ErrorCode::ValidationFailed
+        };
+        Self(Failure::new(code, message))
+    }
 }
 
 /// Maps a stable code to its HTTP status.
@@ -66,20 +78,19 @@ pub async fn render_errors(request: Request, next: Next) -> Response {
         return response;
     }
     let (mut parts, body) = response.into_parts();
-    let failure = match parts.extensions.remove::<Failure>() {
-        Some(f) => f,
-        None => {
-            let bytes = axum::body::to_bytes(body, 64 * 1024)
-                .await
-                .unwrap_or_default();
-            let text = String::from_utf8_lossy(&bytes).trim().to_owned();
-            let message = if text.is_empty() {
-                status.canonical_reason().unwrap_or("error").to_owned()
-            } else {
-                text
-            };
-            Failure::new(code_for_status(status), message)
-        }
+    let failure = if let Some(f) = parts.extensions.remove::<Failure>() {
+        f
+    } else {
+        let bytes = axum::body::to_bytes(body, 64 * 1024)
+            .await
+            .unwrap_or_default();
+        let text = String::from_utf8_lossy(&bytes).trim().to_owned();
+        let message = if text.is_empty() {
+            status.canonical_reason().unwrap_or("error").to_owned()
+        } else {
+            text
+        };
+        Failure::new(code_for_status(status), message)
     };
     let message = if failure.code == ErrorCode::Internal {
         tracing::error!(request_id, error = %failure.message, "request failed");

@@ -79,7 +79,7 @@ pub fn router(state: AppState, config: &HttpConfig) -> Router {
         .allow_origin(AllowOrigin::list(origins))
         .allow_methods([Method::GET, Method::POST, Method::DELETE])
         .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION])
-        .max_age(Duration::from_secs(600));
+        .max_age(Duration::from_mins(10));
     Router::new()
         .nest("/api/v1", api)
         .route("/health", get(health::health))

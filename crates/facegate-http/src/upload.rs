@@ -6,7 +6,6 @@ use std::str::FromStr;
 use axum::extract::{FromRequest, Multipart, Request};
 use axum::http::header;
 use base64::Engine as _;
-use facegate_core::Failure;
 
 use crate::error::ApiError;
 
@@ -85,23 +84,19 @@ impl<S: Send + Sync> FromRequest<S> for Upload {
         if content_type.starts_with("multipart/form-data") {
             let mut multipart = Multipart::from_request(req, state)
                 .await
-                .map_err(|e| ApiError::validation(e.body_text()))?;
-            while let Some(field) = multipart.next_field().await.map_err(|e| {
-                ApiError(Failure::new(
-                    if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                        facegate_core::ErrorCode::ImageTooLarge
-                    } else {
-                        facegate_core::ErrorCode::ValidationFailed
-                    },
-                    e.body_text(),
-                ))
-            })? {
+                .map_err(|e| ApiError::rejection(e.status(), e.body_text()))?;
+            while let Some(field) = multipart
+                .next_field()
+                .await
+                .map_err(|e| ApiError::rejection(e.status(), e.body_text()))?
+            {
                 let name = field.name().unwrap_or_default().to_owned();
                 let is_file = field.file_name().is_some() || IMAGE_FIELDS.contains(&name.as_str());
+                // The body limit is usually reached here, inside the image's bytes.
                 let bytes = field
                     .bytes()
                     .await
-                    .map_err(|e| ApiError::validation(e.body_text()))?;
+                    .map_err(|e| ApiError::rejection(e.status(), e.body_text()))?;
                 if is_file {
                     upload.images.insert(name, bytes.to_vec());
                 } else {
@@ -114,7 +109,7 @@ impl<S: Send + Sync> FromRequest<S> for Upload {
             let axum::Json(body): axum::Json<serde_json::Map<String, serde_json::Value>> =
                 axum::Json::from_request(req, state)
                     .await
-                    .map_err(|e| ApiError::validation(e.body_text()))?;
+                    .map_err(|e| ApiError::rejection(e.status(), e.body_text()))?;
             for (name, value) in body {
                 match value {
                     serde_json::Value::String(s) if IMAGE_FIELDS.contains(&name.as_str()) => {

@@ -1,1 +1,17 @@
-//! placeholder
+//! The HTTP API end to end: each test builds the real app with `serve::build` on a fresh
+//! data folder, serves it on `127.0.0.1:0` and talks to it over HTTP with real LFW
+//! photos. Skips when the models or datasets are missing, unless
+//! `FACEGATE_REQUIRE_MODELS=1`.
+
+#[path = "api/collections.rs"]
+mod collections;
+#[path = "api/enrollment.rs"]
+mod enrollment;
+#[path = "api/errors.rs"]
+mod errors;
+#[path = "api/health.rs"]
+mod health;
+#[path = "api/helpers.rs"]
+mod helpers;
+#[path = "api/persistence.rs"]
+mod persistence;

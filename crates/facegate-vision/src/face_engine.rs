@@ -90,7 +90,7 @@ impl FaceEngine for Engine {
         Ok(self
             .call(move |p| {
                 let img = p.decode(&image)?;
-                let face = *p.detect(&img)?.first().ok_or(VisionError::NoFace)?;
+                let face = *p.detect_main(&img)?.first().ok_or(VisionError::NoFace)?;
                 Ok((face, p.liveness(&img, &face)?))
             })
             .await?)

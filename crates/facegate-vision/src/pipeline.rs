@@ -98,14 +98,37 @@ impl Pipeline {
 
     /// Every face, the main one first (by the configured rule).
     pub fn detect(&mut self, image: &RgbImage) -> Result<Vec<FaceDetection>, VisionError> {
-        let mut faces = detect::detect_with_pad_retry(self.detector.as_mut(), image)?;
-        detect::rank_faces(
-            &mut faces,
-            image.width(),
-            image.height(),
-            self.config.main_face,
-        );
+        let size = self.config.detection_size;
+        self.detect_at(image, size)
+    }
+
+    /// Faces for an operation on the main face: a fast pass at the smaller
+    /// `main_face_detection_size`, then the full [`Pipeline::detect`] when it finds nothing.
+    /// Small background faces may go uncounted.
+    pub fn detect_main(&mut self, image: &RgbImage) -> Result<Vec<FaceDetection>, VisionError> {
+        let small = self.config.main_face_detection_size;
+        if small < self.config.detection_size {
+            let mut faces = self.detector.detect(image, small)?;
+            if !faces.is_empty() {
+                self.rank(&mut faces, image);
+                return Ok(faces);
+            }
+        }
+        self.detect(image)
+    }
+
+    fn detect_at(
+        &mut self,
+        image: &RgbImage,
+        size: u32,
+    ) -> Result<Vec<FaceDetection>, VisionError> {
+        let mut faces = detect::detect_with_pad_retry(self.detector.as_mut(), image, size)?;
+        self.rank(&mut faces, image);
         Ok(faces)
+    }
+
+    fn rank(&self, faces: &mut [FaceDetection], image: &RgbImage) {
+        detect::rank_faces(faces, image.width(), image.height(), self.config.main_face);
     }
 
     /// The 112x112 aligned crop of a face.
@@ -142,7 +165,7 @@ impl Pipeline {
 
     /// Detects, picks the main face and embeds it. No face is an error.
     pub fn embed_main(&mut self, image: &RgbImage) -> Result<MainFaceEmbedding, VisionError> {
-        let faces = self.detect(image)?;
+        let faces = self.detect_main(image)?;
         let main = *faces.first().ok_or(VisionError::NoFace)?;
         let embedded = self
             .embed_faces(image, &[main])?

@@ -11,8 +11,6 @@
 //! see the per-image figures. Skips when the models or datasets are missing, unless
 //! `FACEGATE_REQUIRE_MODELS=1`.
 
-
-
 use std::collections::BTreeMap;
 use std::path::Path;
 

@@ -1,6 +1,7 @@
 //! Photo collections (FacePass): index event photos per session, search with a selfie.
 
 use axum::Json;
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use facegate_core::model::SessionStatus;
@@ -106,8 +107,10 @@ pub async fn index(
     responses((status = 200, description = "Per-photo results")))]
 pub async fn index_batch(
     State(state): State<AppState>,
-    Json(form): Json<BatchForm>,
+    form: Result<Json<BatchForm>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    // axum's own rejection would answer 415 or 422 under the code validation_failed.
+    let Json(form) = form.map_err(|e| ApiError::rejection(e.status(), e.body_text()))?;
     let photos = form
         .photos
         .into_iter()

@@ -116,7 +116,7 @@ fn latency(
             let image = pipeline.decode(bytes)?;
             stages[0] += ms(t);
             let t = Instant::now();
-            let faces = pipeline.detect(&image)?;
+            let faces = pipeline.detect_main(&image)?;
             stages[1] += ms(t);
             let face = faces.first().ok_or(facegate_vision::VisionError::NoFace)?;
             let t = Instant::now();

@@ -43,7 +43,7 @@ fn embed_image(
         let bytes = std::fs::read(&path)
             .map_err(|e| VisionError::Undecodable(format!("{}: {e}", path.display())))?;
         let image = p.decode(&bytes)?;
-        let faces = p.detect(&image)?;
+        let faces = p.detect_main(&image)?;
         let Some(main) = faces.first() else {
             return Ok(ImageResult {
                 embedding: None,
@@ -59,30 +59,25 @@ fn embed_image(
     })?)
 }
 
-pub fn run(settings: &Settings, args: &Args) -> anyhow::Result<()> {
-    let started = Instant::now();
-    let pairs = read_pairs(&args.pairs)?;
-    let root = args
-        .images
-        .clone()
-        .or_else(|| args.pairs.parent().map(Path::to_path_buf))
-        .unwrap_or_default();
-    let names: Vec<&str> = {
-        let mut set: Vec<&str> = pairs
-            .iter()
-            .flat_map(|p| [p.left.as_str(), p.right.as_str()])
-            .collect();
-        set.sort_unstable();
-        set.dedup();
-        set
-    };
-    let engine = Engine::start(&settings.vision)?;
+/// What embedding every image of a pair list gave.
+struct Embedded<'a> {
+    embeddings: BTreeMap<&'a str, Embedding>,
+    no_face: Vec<String>,
+    embed_ms: Vec<f64>,
+}
+
+/// Embeds every image on all workers, with a progress bar.
+fn embed_images<'a>(
+    engine: &Engine,
+    root: &Path,
+    names: &[&'a str],
+) -> anyhow::Result<Embedded<'a>> {
     let progress = ProgressBar::new(names.len() as u64).with_style(ProgressStyle::with_template(
         "{bar:40} {pos}/{len} images {per_sec} eta {eta}",
     )?);
     let receivers = names
         .iter()
-        .map(|name| embed_image(&engine, root.join(name)))
+        .map(|name| embed_image(engine, root.join(name)))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let mut embeddings: BTreeMap<&str, Embedding> = BTreeMap::new();
     let mut no_face = Vec::new();
@@ -108,6 +103,36 @@ pub fn run(settings: &Settings, args: &Args) -> anyhow::Result<()> {
         progress.inc(1);
     }
     progress.finish_and_clear();
+    Ok(Embedded {
+        embeddings,
+        no_face,
+        embed_ms,
+    })
+}
+
+pub fn run(settings: &Settings, args: &Args) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let pairs = read_pairs(&args.pairs)?;
+    let root = args
+        .images
+        .clone()
+        .or_else(|| args.pairs.parent().map(Path::to_path_buf))
+        .unwrap_or_default();
+    let names: Vec<&str> = {
+        let mut set: Vec<&str> = pairs
+            .iter()
+            .flat_map(|p| [p.left.as_str(), p.right.as_str()])
+            .collect();
+        set.sort_unstable();
+        set.dedup();
+        set
+    };
+    let engine = Engine::start(&settings.vision)?;
+    let Embedded {
+        embeddings,
+        no_face,
+        embed_ms,
+    } = embed_images(&engine, &root, &names)?;
     // A pair with an image where no face was found counts as "different": an error for
     // same-person pairs, as the protocol demands.
     let scores: Vec<f32> = pairs

@@ -14,7 +14,8 @@ use crate::imgproc;
 
 /// Finds every face in an image, with five landmarks each.
 pub trait Detector: Send {
-    fn detect(&mut self, image: &RgbImage) -> Result<Vec<FaceDetection>, VisionError>;
+    /// `input` is the side of the square network input, for detectors that take any size.
+    fn detect(&mut self, image: &RgbImage, input: u32) -> Result<Vec<FaceDetection>, VisionError>;
 }
 
 /// Runs `detector`, and when it finds nothing, once more on a copy padded with a black
@@ -23,8 +24,9 @@ pub trait Detector: Send {
 pub fn detect_with_pad_retry(
     detector: &mut dyn Detector,
     image: &RgbImage,
+    input: u32,
 ) -> Result<Vec<FaceDetection>, VisionError> {
-    let faces = detector.detect(image)?;
+    let faces = detector.detect(image, input)?;
     if !faces.is_empty() {
         return Ok(faces);
     }
@@ -32,7 +34,7 @@ pub fn detect_with_pad_retry(
     let padded = imgproc::pad(image, pad);
     let shift = -(pad as f32);
     Ok(detector
-        .detect(&padded)?
+        .detect(&padded, input)?
         .into_iter()
         .map(|f| FaceDetection {
             bbox: f.bbox.translated(shift, shift),

@@ -104,7 +104,8 @@ impl RfbDetector {
 }
 
 impl Detector for RfbDetector {
-    fn detect(&mut self, image: &RgbImage) -> Result<Vec<FaceDetection>, VisionError> {
+    /// The RFB input is fixed at 320x240; `_input` is ignored.
+    fn detect(&mut self, image: &RgbImage, _input: u32) -> Result<Vec<FaceDetection>, VisionError> {
         let mut faces = self.boxes(image)?;
         if faces.len() > 1 {
             let mut checked = Vec::with_capacity(faces.len());

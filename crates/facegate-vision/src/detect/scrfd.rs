@@ -10,20 +10,20 @@ use crate::detect::{Detector, nms::nms};
 use crate::imgproc::{self, ChannelOrder, Interpolation, Normalize};
 use crate::runtime::{Model, Output};
 
-const INPUT: u32 = 640;
+/// Input side the model was trained at; any multiple of 32 works (the graph is dynamic).
+pub const DEFAULT_INPUT: u32 = 640;
 const STRIDES: [u32; 3] = [8, 16, 32];
 const ANCHORS_PER_CELL: usize = 2;
 const NMS_IOU: f32 = 0.4;
 pub const DEFAULT_THRESHOLD: f32 = 0.5;
 pub const MODEL_FILE: &str = "insightface/scrfd_500m_bnkps.onnx";
 
-/// SCRFD at 640x640: the image is resized to fit (aspect kept), placed top-left on a black
-/// canvas, normalised `(x - 127.5) / 128` in RGB.
+/// SCRFD on a square input (640 by default): the image is resized to fit (aspect kept),
+/// placed top-left on a black canvas, normalised `(x - 127.5) / 128` in RGB.
 #[derive(Debug)]
 pub struct Scrfd {
     model: Model,
     threshold: f32,
-    tensor: Vec<f32>,
 }
 
 impl Scrfd {
@@ -35,40 +35,35 @@ impl Scrfd {
         Ok(Self {
             model: Model::open(models_dir, MODEL_FILE, intra_threads)?,
             threshold,
-            tensor: vec![0.0; 3 * (INPUT * INPUT) as usize],
         })
     }
 }
 
 impl Detector for Scrfd {
-    fn detect(&mut self, image: &RgbImage) -> Result<Vec<FaceDetection>, VisionError> {
+    fn detect(&mut self, image: &RgbImage, input: u32) -> Result<Vec<FaceDetection>, VisionError> {
+        let input = (input / 32).max(1) * 32;
         let (w, h) = image.dimensions();
         let (new_w, new_h) = if h > w {
             (
-                (f64::from(INPUT) * f64::from(w) / f64::from(h)) as u32,
-                INPUT,
+                (f64::from(input) * f64::from(w) / f64::from(h)) as u32,
+                input,
             )
         } else {
             (
-                INPUT,
-                (f64::from(INPUT) * f64::from(h) / f64::from(w)) as u32,
+                input,
+                (f64::from(input) * f64::from(h) / f64::from(w)) as u32,
             )
         };
         let (new_w, new_h) = (new_w.max(1), new_h.max(1));
         let scale = new_h as f32 / h as f32;
         let resized = imgproc::resize(image, new_w, new_h, Interpolation::Bilinear);
-        let mut canvas = RgbImage::new(INPUT, INPUT);
+        let mut canvas = RgbImage::new(input, input);
         image::imageops::replace(&mut canvas, &resized, 0, 0);
-        imgproc::write_chw(
-            &canvas,
-            ChannelOrder::Rgb,
-            Normalize::uniform(127.5, 128.0),
-            &mut self.tensor,
-        );
+        let tensor = imgproc::to_chw(&canvas, ChannelOrder::Rgb, Normalize::uniform(127.5, 128.0));
         let outputs = self
             .model
-            .run(&[1, 3, INPUT as usize, INPUT as usize], &self.tensor)?;
-        let faces = decode(&outputs, self.threshold)?;
+            .run(&[1, 3, input as usize, input as usize], &tensor)?;
+        let faces = decode(&outputs, self.threshold, input)?;
         Ok(nms(faces, NMS_IOU)
             .into_iter()
             .map(|f| scale_face(f, 1.0 / scale))
@@ -99,10 +94,14 @@ fn find(outputs: &[Output], width: i64, anchors: usize) -> Result<&[f32], Vision
 
 /// Decodes the scores, box distances and keypoint offsets of every stride in 640x640
 /// input coordinates. Anchor centres sit at `(col * stride, row * stride)`, two per cell.
-fn decode(outputs: &[Output], threshold: f32) -> Result<Vec<FaceDetection>, VisionError> {
+fn decode(
+    outputs: &[Output],
+    threshold: f32,
+    input: u32,
+) -> Result<Vec<FaceDetection>, VisionError> {
     let mut faces = Vec::new();
     for stride in STRIDES {
-        let cells = INPUT / stride;
+        let cells = input / stride;
         let anchors = (cells * cells) as usize * ANCHORS_PER_CELL;
         let scores = find(outputs, 1, anchors)?;
         let boxes = find(outputs, 4, anchors)?;

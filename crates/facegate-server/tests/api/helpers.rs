@@ -1,0 +1,389 @@
+//! Shared setup: the real app on port 0 with its own data folder, an HTTP client, LFW
+//! photos and assertions on the error body.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use facegate_server::cli::serve;
+use facegate_server::settings::Settings;
+use facegate_vision::testing::{datasets_dir, models_dir};
+use reqwest::multipart::{Form, Part};
+use reqwest::{Response, StatusCode};
+use serde_json::Value;
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// What the API tests need from outside the repository: the models and LFW.
+#[derive(Debug)]
+pub struct Fixtures {
+    pub models: PathBuf,
+    pub lfw: Lfw,
+}
+
+impl Fixtures {
+    /// `None` (the test skips) when the models or datasets are missing, unless
+    /// `FACEGATE_REQUIRE_MODELS=1`.
+    pub fn get() -> Option<Self> {
+        let models = models_dir()?;
+        let lfw = datasets_dir()?.join("lfw");
+        assert!(lfw.is_dir(), "LFW is missing at {}", lfw.display());
+        Some(Self {
+            models,
+            lfw: Lfw(lfw),
+        })
+    }
+}
+
+/// A folder that lives as long as the test; unique per test.
+pub fn temp_dir() -> TempDir {
+    tempfile::Builder::new()
+        .prefix("facegate-api-")
+        .tempdir()
+        .expect("creating a temporary folder")
+}
+
+/// Settings for a test: the real models, one inference worker, data under `dir`.
+pub fn settings(models: &Path, dir: &Path) -> Settings {
+    let mut s = Settings::default();
+    s.vision.models_dir = models.to_path_buf();
+    s.vision.workers = 1;
+    s.storage.data_dir = dir.join("data");
+    s.storage.blob_dir = dir.join("blobs");
+    s
+}
+
+/// The app built by `serve::build`, served on `127.0.0.1:0`.
+#[derive(Debug)]
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: JoinHandle<()>,
+}
+
+impl TestApp {
+    pub async fn spawn(settings: &Settings) -> Self {
+        let app = serve::build(settings).await.expect("building the app");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binding port 0");
+        let address = listener.local_addr().unwrap();
+        let (shutdown, signal) = oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app.router)
+                .with_graceful_shutdown(async {
+                    let _ = signal.await;
+                })
+                .await
+                .expect("serving");
+        });
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_mins(2))
+            .build()
+            .unwrap();
+        Self {
+            base: format!("http://{address}"),
+            client,
+            shutdown: Some(shutdown),
+            server,
+        }
+    }
+
+    /// Stops the server and waits until the app (engine and store) is dropped.
+    pub async fn stop(mut self) {
+        drop(self.client);
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        tokio::time::timeout(Duration::from_secs(30), &mut self.server)
+            .await
+            .expect("the server stops within 30 s")
+            .expect("the server task ends cleanly");
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    pub async fn delete(&self, path: &str) -> Response {
+        self.client.delete(self.url(path)).send().await.unwrap()
+    }
+
+    pub async fn post_form(&self, path: &str, form: Form) -> Response {
+        self.client
+            .post(self.url(path))
+            .multipart(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// GET that must answer 200 with JSON.
+    pub async fn get_ok(&self, path: &str) -> Value {
+        expect_json(self.get(path).await, StatusCode::OK).await
+    }
+
+    /// Enrolls `image` for `subject`; must answer 201.
+    pub async fn enroll(&self, subject: &str, image: Vec<u8>) -> Value {
+        let form = image_form("file", image).text("subject", subject.to_owned());
+        let body = expect_json(
+            self.post_form("/api/v1/reference", form).await,
+            StatusCode::CREATED,
+        )
+        .await;
+        assert_eq!(body["subject"], subject, "{body}");
+        body
+    }
+
+    /// Indexes one photo; answers the status and body.
+    pub async fn index(
+        &self,
+        session: &str,
+        photo_id: &str,
+        image: Vec<u8>,
+    ) -> (StatusCode, Value) {
+        let form = image_form("file", image)
+            .text("session_id", session.to_owned())
+            .text("photo_id", photo_id.to_owned());
+        read_json(self.post_form("/api/v1/index", form).await).await
+    }
+
+    /// Indexes `photos` (`(photo_id, bytes)`) with four requests in flight; each must be
+    /// newly created. Returns the response bodies by photo id.
+    pub async fn index_all(
+        &self,
+        session: &str,
+        photos: Vec<(String, Vec<u8>)>,
+    ) -> HashMap<String, Value> {
+        const IN_FLIGHT: usize = 4;
+        let mut lanes: Vec<Vec<(String, Vec<u8>)>> = vec![Vec::new(); IN_FLIGHT];
+        for (i, photo) in photos.into_iter().enumerate() {
+            lanes[i % IN_FLIGHT].push(photo);
+        }
+        let mut tasks = tokio::task::JoinSet::new();
+        for lane in lanes {
+            let client = self.client.clone();
+            let url = self.url("/api/v1/index");
+            let session = session.to_owned();
+            tasks.spawn(async move {
+                let mut bodies = Vec::new();
+                for (photo_id, bytes) in lane {
+                    let form = image_form("file", bytes)
+                        .text("session_id", session.clone())
+                        .text("photo_id", photo_id.clone());
+                    let response = client.post(&url).multipart(form).send().await.unwrap();
+                    let body = expect_json(response, StatusCode::CREATED).await;
+                    assert_eq!(body["photo_id"], photo_id.as_str(), "{body}");
+                    assert_eq!(body["created"], true, "{body}");
+                    bodies.push((photo_id, body));
+                }
+                bodies
+            });
+        }
+        let mut indexed = HashMap::new();
+        while let Some(done) = tasks.join_next().await {
+            indexed.extend(done.expect("an indexing lane panicked"));
+        }
+        indexed
+    }
+
+    /// A selfie search; answers the status and body.
+    pub async fn search(&self, session: &str, selfie: Vec<u8>) -> (StatusCode, Value) {
+        self.search_with(session, selfie, &[]).await
+    }
+
+    /// A selfie search with extra fields (`limit`, `threshold`).
+    pub async fn search_with(
+        &self,
+        session: &str,
+        selfie: Vec<u8>,
+        fields: &[(&str, &str)],
+    ) -> (StatusCode, Value) {
+        let mut form = image_form("file", selfie).text("session_id", session.to_owned());
+        for (name, value) in fields {
+            form = form.text((*name).to_owned(), (*value).to_owned());
+        }
+        read_json(self.post_form("/api/v1/search", form).await).await
+    }
+
+    /// The photo ids a successful search returned, best first.
+    pub async fn search_ids(&self, session: &str, selfie: Vec<u8>) -> Vec<String> {
+        let (status, body) = self.search(session, selfie).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        photo_ids(&body)
+    }
+
+    pub async fn session_status(&self, session: &str) -> Value {
+        self.get_ok(&format!("/api/v1/search/status/{session}"))
+            .await
+    }
+
+    /// 1:N identification of the main face of `image`.
+    pub async fn identify(&self, image: Vec<u8>) -> Value {
+        expect_json(
+            self.post_form("/api/v1/identify", image_form("file", image))
+                .await,
+            StatusCode::OK,
+        )
+        .await
+    }
+
+    /// What the stores hold, to check that a refused request changed nothing.
+    pub async fn snapshot(&self, sessions: &[&str]) -> Value {
+        let mut statuses = Vec::new();
+        for s in sessions {
+            statuses.push(self.session_status(s).await);
+        }
+        serde_json::json!({
+            "subjects": self.get_ok("/api/v1/subjects").await["subjects"],
+            "sessions": statuses,
+        })
+    }
+}
+
+/// A multipart form with one image part named `field`.
+pub fn image_form(field: &str, bytes: Vec<u8>) -> Form {
+    Form::new().part(field.to_owned(), image_part(bytes))
+}
+
+pub fn image_part(bytes: Vec<u8>) -> Part {
+    Part::bytes(bytes)
+        .file_name("upload.jpg")
+        .mime_str("image/jpeg")
+        .unwrap()
+}
+
+pub fn base64(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// The status and the JSON body of a response.
+pub async fn read_json(response: Response) -> (StatusCode, Value) {
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    let body = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("status {status}: body is not JSON ({e}): {text}"));
+    (status, body)
+}
+
+/// The JSON body of a response that must have `expected` status.
+pub async fn expect_json(response: Response, expected: StatusCode) -> Value {
+    let (status, body) = read_json(response).await;
+    assert_eq!(status, expected, "{body}");
+    body
+}
+
+/// Checks an error response: its status, its code, the body's shape and the request id
+/// (non-empty, the same in the body and the `x-request-id` header). Returns the body.
+pub async fn expect_error(response: Response, status: StatusCode, code: &str) -> Value {
+    let header_id = response
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let (actual, body) = read_json(response).await;
+    assert_eq!(
+        (actual, body["error"]["code"].as_str()),
+        (status, Some(code)),
+        "{body}"
+    );
+    assert!(
+        content_type.starts_with("application/json"),
+        "{content_type}"
+    );
+    let error = body["error"].as_object().expect("an `error` object");
+    let mut keys: Vec<&str> = error.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["code", "message", "request_id", "type"], "{body}");
+    let expected_type = match code {
+        "overloaded" | "model_unavailable" => "system",
+        "internal" => "internal",
+        _ => "invalid_request",
+    };
+    assert_eq!(error["type"], expected_type, "{body}");
+    assert!(
+        !error["message"].as_str().unwrap_or_default().is_empty(),
+        "{body}"
+    );
+    assert!(!header_id.is_empty(), "no x-request-id header: {body}");
+    assert_eq!(error["request_id"], header_id.as_str(), "{body}");
+    body
+}
+
+/// The photo ids of a search's matches, best first.
+pub fn photo_ids(search: &Value) -> Vec<String> {
+    search["matches"]
+        .as_array()
+        .expect("matches")
+        .iter()
+        .map(|m| m["photo_id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The LFW folder: one sub-folder per person holding `<Person>_<NNNN>.jpg` (numbers are
+/// not contiguous: only the photos of the official pairs are there).
+#[derive(Debug)]
+pub struct Lfw(PathBuf);
+
+impl Lfw {
+    /// The photos of `person`, in name order.
+    pub fn files(&self, person: &str) -> Vec<PathBuf> {
+        let dir = self.0.join(person);
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("listing {}: {e}", dir.display()))
+            .map(|entry| entry.unwrap().path())
+            .filter(|path| path.extension().is_some_and(|e| e == "jpg"))
+            .collect();
+        files.sort();
+        files
+    }
+
+    /// The bytes of the `i`-th photo (0-based, in name order) of `person`.
+    pub fn photo(&self, person: &str, i: usize) -> Vec<u8> {
+        let files = self.files(person);
+        let path = files
+            .get(i)
+            .unwrap_or_else(|| panic!("{person} has {} photos, not {}", files.len(), i + 1));
+        std::fs::read(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+    }
+
+    /// Every person with their number of photos, in name order.
+    pub fn people(&self) -> Vec<(String, usize)> {
+        let mut people: Vec<(String, usize)> = std::fs::read_dir(&self.0)
+            .expect("listing LFW")
+            .map(|entry| entry.unwrap())
+            .filter(|entry| entry.path().is_dir())
+            .map(|entry| {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let count = self.files(&name).len();
+                (name, count)
+            })
+            .collect();
+        people.sort();
+        people
+    }
+}
