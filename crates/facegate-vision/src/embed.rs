@@ -42,12 +42,12 @@ impl EmbedderSpec {
                 model_id: "insightface/w600k_mbf@1",
                 normalize: Normalize::uniform(127.5, 127.5),
                 with_flip: Calibration {
-                    far_1e3: 0.2303,
-                    far_1e4: 0.3254,
+                    far_1e3: 0.2308,
+                    far_1e4: 0.3266,
                 },
                 without_flip: Calibration {
-                    far_1e3: 0.2381,
-                    far_1e4: 0.3303,
+                    far_1e3: 0.2350,
+                    far_1e4: 0.3195,
                 },
             },
             Pack::Open => Self {

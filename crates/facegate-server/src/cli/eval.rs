@@ -161,6 +161,8 @@ pub fn run(settings: &Settings, args: &Args) -> anyhow::Result<()> {
             "main_face": v.main_face,
             "flip_tta": v.flip_tta,
             "detection_threshold": v.detection_threshold,
+            "detection_size": v.detection_size,
+            "main_face_detection_size": v.main_face_detection_size,
             "workers": v.workers,
         }),
         embed_ms_per_face: embed_ms.iter().sum::<f64>() / embed_ms.len().max(1) as f64,
