@@ -12,7 +12,7 @@ run: setup
 	$(BIN) serve
 
 test: setup
-	FACEGATE_REQUIRE_MODELS=1 $(CARGO) test --release --locked --workspace
+	FACEGATE_REQUIRE_MODELS=1 $(CARGO) test --release --locked --workspace --all-targets
 
 bench: setup
 	$(BIN) bench --json reports/bench-$${FACEGATE__VISION__PACK:-insightface}.json
