@@ -5,7 +5,7 @@ use std::io::Cursor;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use facegate_vision::testing::{datasets_dir, models_dir, png_claiming, repo_root};
+use facegate_vision::testing::{datasets_dir, models_dir, png, png_claiming, repo_root};
 use serde_json::Value;
 
 fn facegate(args: &[&str]) -> Output {
@@ -38,14 +38,6 @@ fn temp_file(name: &str, bytes: &[u8]) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, bytes).unwrap();
     path
-}
-
-fn png(width: u32, height: u32) -> Vec<u8> {
-    let mut out = Vec::new();
-    image::RgbImage::new(width, height)
-        .write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
-        .unwrap();
-    out
 }
 
 #[test]

@@ -111,15 +111,8 @@ fn header_error(e: &image::ImageError, limits: &ImageLimits) -> VisionError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::png;
     use facegate_core::ErrorCode;
-
-    fn png(width: u32, height: u32) -> Vec<u8> {
-        let mut out = Vec::new();
-        RgbImage::new(width, height)
-            .write_to(&mut Cursor::new(&mut out), ImageFormat::Png)
-            .unwrap();
-        out
-    }
 
     fn code(bytes: &[u8]) -> ErrorCode {
         decode(bytes, &ImageLimits::default()).unwrap_err().code()

@@ -58,12 +58,18 @@ fn unavailable(reason: &str) -> Option<PathBuf> {
     None
 }
 
-/// A valid PNG whose header claims `width` x `height` pixels but holds 16x16.
-pub fn png_claiming(width: u32, height: u32) -> Vec<u8> {
+/// A black PNG of `width` x `height` pixels.
+pub fn png(width: u32, height: u32) -> Vec<u8> {
     let mut bytes = Vec::new();
-    image::RgbImage::new(16, 16)
+    image::RgbImage::new(width, height)
         .write_to(&mut Cursor::new(&mut bytes), image::ImageFormat::Png)
         .expect("encoding a PNG in memory");
+    bytes
+}
+
+/// A valid PNG whose header claims `width` x `height` pixels but holds 16x16.
+pub fn png_claiming(width: u32, height: u32) -> Vec<u8> {
+    let mut bytes = png(16, 16);
     // IHDR's width and height are bytes 16..24; its CRC covers bytes 12..29.
     bytes[16..20].copy_from_slice(&width.to_be_bytes());
     bytes[20..24].copy_from_slice(&height.to_be_bytes());

@@ -1,9 +1,7 @@
 //! Every error code a client can provoke, with its status and body, and refused requests
 //! change nothing stored.
 
-use std::io::Cursor;
-
-use facegate_vision::testing::png_claiming;
+use facegate_vision::testing::{png, png_claiming};
 use reqwest::StatusCode;
 use reqwest::multipart::Form;
 use serde_json::json;
@@ -15,14 +13,6 @@ use crate::helpers::{
 
 const PERSON: &str = "Aaron_Peirsol";
 const SESSION: &str = "event";
-
-fn png(width: u32, height: u32) -> Vec<u8> {
-    let mut out = Vec::new();
-    image::RgbImage::new(width, height)
-        .write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
-        .unwrap();
-    out
-}
 
 /// Uploads that fail to decode: name, bytes, status and code.
 fn bad_images(jpeg: &[u8]) -> Vec<(&'static str, Vec<u8>, StatusCode, &'static str)> {
