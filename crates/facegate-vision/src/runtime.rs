@@ -18,7 +18,10 @@ static ENVIRONMENT: OnceLock<Result<Environment, String>> = OnceLock::new();
 pub fn environment(models_dir: &Path) -> Result<&'static Environment, VisionError> {
     let result = ENVIRONMENT.get_or_init(|| {
         let entry = manifest::runtime_entry();
-        let path = manifest::verified_path(models_dir, &entry).map_err(|e| e.to_string())?;
+        let path = manifest::verified_path(models_dir, &entry).map_err(|e| match e {
+            VisionError::ModelMissing { reason, .. } => reason,
+            other => other.to_string(),
+        })?;
         ort::init_from(&path)
             .map_err(|e| format!("{}: {e}", path.display()))?
             .with_name("facegate")
