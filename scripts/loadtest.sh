@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 bin="${CARGO_TARGET_DIR:-target}/release/facegate"
 duration=${1:-30}
 conns=${2:-4}
+threads=$(( conns < 2 ? conns : 2 ))
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 work=$(mktemp -d)
 trap 'kill $server 2>/dev/null || true; rm -rf "$work"' EXIT
@@ -20,6 +21,6 @@ FACEGATE__STORAGE__DATA_DIR="$work/data" FACEGATE__STORAGE__BLOB_DIR="$work/blob
 server=$!
 for _ in $(seq 60); do curl -sf "127.0.0.1:$port/health/ready" >/dev/null && break; sleep 1; done
 for mode in verify index search; do
-  FG_MODE=$mode FG_BODY_DIR=$work wrk -t2 -c"$conns" -d"${duration}s" --timeout 10s \
+  FG_MODE=$mode FG_BODY_DIR=$work wrk -t"$threads" -c"$conns" -d"${duration}s" --timeout 10s \
     -s scripts/loadtest.lua "http://127.0.0.1:$port" | grep '^RESULT'
 done

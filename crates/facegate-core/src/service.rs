@@ -261,8 +261,9 @@ impl FaceService {
     pub async fn verify(&self, a: Probe, b: Probe, threshold: Option<f32>) -> Result<Verification> {
         let threshold = threshold.unwrap_or(self.policy.threshold);
         validate_threshold(threshold)?;
-        let left = self.probe_embeddings(a).await?;
-        let right = self.probe_embeddings(b).await?;
+        // Both sides at once: with two images, two inference workers run in parallel.
+        let (left, right) = futures_util::join!(self.probe_embeddings(a), self.probe_embeddings(b));
+        let (left, right) = (left?, right?);
         let mut best: Option<(f32, Option<String>)> = None;
         for (ea, ra) in &left {
             for (eb, rb) in &right {
