@@ -116,10 +116,12 @@ impl Embedder {
     /// Embeds aligned faces, all in one run when the model takes batches. With `flip`, the
     /// embedding is that of the face plus that of its mirror image.
     pub fn embed(&mut self, faces: &[RgbImage], flip: bool) -> Result<Vec<Embedding>, VisionError> {
-        let mut inputs: Vec<RgbImage> = faces.to_vec();
-        if flip {
-            inputs.extend(faces.iter().map(image::imageops::flip_horizontal));
-        }
+        let mirrored: Vec<RgbImage> = if flip {
+            faces.iter().map(image::imageops::flip_horizontal).collect()
+        } else {
+            Vec::new()
+        };
+        let inputs: Vec<&RgbImage> = faces.iter().chain(&mirrored).collect();
         let raw = self.raw(&inputs)?;
         let dim = raw.len() / inputs.len().max(1);
         (0..faces.len())
@@ -135,7 +137,7 @@ impl Embedder {
             .collect()
     }
 
-    fn raw(&mut self, inputs: &[RgbImage]) -> Result<Vec<f32>, VisionError> {
+    fn raw(&mut self, inputs: &[&RgbImage]) -> Result<Vec<f32>, VisionError> {
         let side = ALIGNED_SIZE as usize;
         let per = 3 * side * side;
         let chunk = if self.batches { inputs.len().max(1) } else { 1 };

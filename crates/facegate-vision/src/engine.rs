@@ -1,6 +1,5 @@
 //! Inference off the async runtime: pipelines on dedicated threads fed by a bounded queue.
 
-use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{Sender, TrySendError, bounded};
@@ -21,7 +20,6 @@ pub struct Engine {
     sender: Option<Sender<Job>>,
     workers: Vec<JoinHandle<()>>,
     model_id: ModelId,
-    config: Arc<VisionConfig>,
 }
 
 impl Engine {
@@ -73,17 +71,12 @@ impl Engine {
             sender: Some(sender),
             workers,
             model_id: model_id.ok_or(VisionError::EngineStopped)?,
-            config: Arc::new(config.clone()),
         })
     }
 
     /// The embedding model every worker uses.
     pub fn model_id(&self) -> &ModelId {
         &self.model_id
-    }
-
-    pub fn config(&self) -> &VisionConfig {
-        &self.config
     }
 
     fn job<T, F>(f: F) -> (Job, oneshot::Receiver<Result<T, VisionError>>)

@@ -76,14 +76,7 @@ impl FaceEngine for Engine {
                 p.embed_main(&img)
             })
             .await?;
-        Ok((
-            EmbeddedFace {
-                face: main.face,
-                embedding: main.embedding,
-                quality: main.quality,
-            },
-            main.face_count,
-        ))
+        Ok((port_face(main.main), main.face_count))
     }
 
     async fn liveness(&self, image: Vec<u8>) -> Result<(FaceDetection, f32)> {

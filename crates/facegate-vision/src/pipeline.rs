@@ -26,9 +26,7 @@ pub struct EmbeddedFace {
 /// The main face of a photo, its embedding, and how many faces the photo holds.
 #[derive(Debug, Clone, Serialize)]
 pub struct MainFaceEmbedding {
-    pub face: FaceDetection,
-    pub embedding: Embedding,
-    pub quality: f32,
+    pub main: EmbeddedFace,
     pub face_count: usize,
 }
 
@@ -172,9 +170,7 @@ impl Pipeline {
             .pop()
             .ok_or(VisionError::NoFace)?;
         Ok(MainFaceEmbedding {
-            face: embedded.face,
-            embedding: embedded.embedding,
-            quality: embedded.quality,
+            main: embedded,
             face_count: faces.len(),
         })
     }

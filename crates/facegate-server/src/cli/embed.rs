@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use facegate_vision::pipeline::EmbeddedFace;
 use facegate_vision::{MainFaceEmbedding, Pipeline};
 use serde::Serialize;
 
@@ -28,9 +29,11 @@ pub fn run(settings: &Settings, args: &Args) -> anyhow::Result<()> {
     let mut pipeline = Pipeline::open(&settings.vision)?;
     let image = load_image(&pipeline, &args.image)?;
     let MainFaceEmbedding {
-        face,
-        embedding,
-        quality,
+        main: EmbeddedFace {
+            face,
+            embedding,
+            quality,
+        },
         face_count,
     } = pipeline.embed_main(&image)?;
     print_json(&Output {

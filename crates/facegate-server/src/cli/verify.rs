@@ -32,12 +32,12 @@ pub fn run(settings: &Settings, args: &Args) -> anyhow::Result<()> {
     let a = pipeline.embed_main(&load_image(&pipeline, &args.image_a)?)?;
     let b = pipeline.embed_main(&load_image(&pipeline, &args.image_b)?)?;
     let threshold = args.threshold.unwrap_or_else(|| settings.threshold());
-    let similarity = similarity::cosine(&a.embedding, &b.embedding)?;
+    let similarity = similarity::cosine(&a.main.embedding, &b.main.embedding)?;
     print_json(&Output {
         similarity,
         decision: Threshold(threshold).decide(similarity),
         threshold,
-        model: a.embedding.model().to_string(),
+        model: a.main.embedding.model().to_string(),
         faces: [a.face_count, b.face_count],
     })
 }
