@@ -41,8 +41,32 @@ pub enum ErrorCode {
     LowQuality,
     /// Two embeddings from different models cannot be compared.
     EmbeddingModelMismatch,
+    /// The face looks like a presentation attack (photo of a photo, screen, mask).
+    SpoofSuspected,
     /// The requested resource does not exist.
     NotFound,
+    /// No credentials were sent where the endpoint needs them.
+    Unauthorized,
+    /// The username and password do not match an account (the same for unknown users).
+    InvalidCredentials,
+    /// A bearer or refresh token is malformed, forged, revoked or of the wrong kind.
+    InvalidToken,
+    /// The access token has expired: refresh it.
+    TokenExpired,
+    /// The API key is unknown or revoked.
+    InvalidApiKey,
+    /// The credentials are valid but lack the role or scope the endpoint needs.
+    Forbidden,
+    /// The operation needs a face-verified account.
+    NotVerified,
+    /// The operation needs a fresh selfie (step-up) that was not sent.
+    StepUpRequired,
+    /// The selfie does not match the account's verified face.
+    FaceMismatch,
+    /// The resource already exists (for example a username that is taken).
+    Conflict,
+    /// The caller sent too many requests in the rate-limit window; retry later.
+    RateLimited,
     /// Too many requests are being processed; retry later.
     Overloaded,
     /// A model or the inference runtime is not available.
@@ -53,7 +77,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for documentation and exhaustive tests.
-    pub const ALL: [ErrorCode; 13] = [
+    pub const ALL: [ErrorCode; 25] = [
         ErrorCode::ValidationFailed,
         ErrorCode::InvalidImage,
         ErrorCode::UnsupportedFormat,
@@ -63,7 +87,19 @@ impl ErrorCode {
         ErrorCode::MultipleFaces,
         ErrorCode::LowQuality,
         ErrorCode::EmbeddingModelMismatch,
+        ErrorCode::SpoofSuspected,
         ErrorCode::NotFound,
+        ErrorCode::Unauthorized,
+        ErrorCode::InvalidCredentials,
+        ErrorCode::InvalidToken,
+        ErrorCode::TokenExpired,
+        ErrorCode::InvalidApiKey,
+        ErrorCode::Forbidden,
+        ErrorCode::NotVerified,
+        ErrorCode::StepUpRequired,
+        ErrorCode::FaceMismatch,
+        ErrorCode::Conflict,
+        ErrorCode::RateLimited,
         ErrorCode::Overloaded,
         ErrorCode::ModelUnavailable,
         ErrorCode::Internal,
@@ -81,7 +117,19 @@ impl ErrorCode {
             ErrorCode::MultipleFaces => "multiple_faces",
             ErrorCode::LowQuality => "low_quality",
             ErrorCode::EmbeddingModelMismatch => "embedding_model_mismatch",
+            ErrorCode::SpoofSuspected => "spoof_suspected",
             ErrorCode::NotFound => "not_found",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::InvalidCredentials => "invalid_credentials",
+            ErrorCode::InvalidToken => "invalid_token",
+            ErrorCode::TokenExpired => "token_expired",
+            ErrorCode::InvalidApiKey => "invalid_api_key",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::NotVerified => "not_verified",
+            ErrorCode::StepUpRequired => "step_up_required",
+            ErrorCode::FaceMismatch => "face_mismatch",
+            ErrorCode::Conflict => "conflict",
+            ErrorCode::RateLimited => "rate_limited",
             ErrorCode::Overloaded => "overloaded",
             ErrorCode::ModelUnavailable => "model_unavailable",
             ErrorCode::Internal => "internal",
@@ -100,7 +148,19 @@ impl ErrorCode {
             | ErrorCode::MultipleFaces
             | ErrorCode::LowQuality
             | ErrorCode::EmbeddingModelMismatch
-            | ErrorCode::NotFound => ErrorType::InvalidRequest,
+            | ErrorCode::SpoofSuspected
+            | ErrorCode::NotFound
+            | ErrorCode::Conflict
+            | ErrorCode::RateLimited => ErrorType::InvalidRequest,
+            ErrorCode::Unauthorized
+            | ErrorCode::InvalidCredentials
+            | ErrorCode::InvalidToken
+            | ErrorCode::TokenExpired
+            | ErrorCode::InvalidApiKey
+            | ErrorCode::Forbidden
+            | ErrorCode::NotVerified
+            | ErrorCode::StepUpRequired
+            | ErrorCode::FaceMismatch => ErrorType::Auth,
             ErrorCode::Overloaded | ErrorCode::ModelUnavailable => ErrorType::System,
             ErrorCode::Internal => ErrorType::Internal,
         }
@@ -115,11 +175,22 @@ impl ErrorCode {
             | ErrorCode::MultipleFaces
             | ErrorCode::LowQuality
             | ErrorCode::ImageTooSmall
-            | ErrorCode::EmbeddingModelMismatch => 422,
+            | ErrorCode::EmbeddingModelMismatch
+            | ErrorCode::SpoofSuspected => 422,
             ErrorCode::UnsupportedFormat => 415,
             ErrorCode::ImageTooLarge => 413,
             ErrorCode::NotFound => 404,
-            ErrorCode::Overloaded => 429,
+            ErrorCode::Unauthorized
+            | ErrorCode::InvalidCredentials
+            | ErrorCode::InvalidToken
+            | ErrorCode::TokenExpired
+            | ErrorCode::InvalidApiKey => 401,
+            ErrorCode::Forbidden
+            | ErrorCode::NotVerified
+            | ErrorCode::StepUpRequired
+            | ErrorCode::FaceMismatch => 403,
+            ErrorCode::Conflict => 409,
+            ErrorCode::RateLimited | ErrorCode::Overloaded => 429,
             ErrorCode::ModelUnavailable => 503,
             ErrorCode::Internal => 500,
         }

@@ -3,6 +3,19 @@
 //!
 //! This crate does no I/O; adapters (vision, stores, HTTP) depend on it, never the reverse.
 
+/// `Debug` for structs of adapters (trait objects): the type's name only.
+macro_rules! debug_ports {
+    ($($t:ty),+) => {$(
+        impl std::fmt::Debug for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($t)).finish_non_exhaustive()
+            }
+        }
+    )+};
+}
+
+pub mod account;
+pub mod accounts;
 pub mod error;
 pub mod face;
 pub mod failure;
@@ -10,6 +23,8 @@ pub mod model;
 pub mod ports;
 pub mod service;
 pub mod similarity;
+pub mod transactions;
+pub mod verification;
 
 pub use error::{ErrorCode, ErrorType};
 pub use face::{BoundingBox, Embedding, FaceDetection, Landmarks5, ModelId, Point};

@@ -137,11 +137,7 @@ pub struct Ports {
     pub clock: Arc<dyn Clock>,
 }
 
-impl std::fmt::Debug for Ports {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Ports").finish_non_exhaustive()
-    }
-}
+debug_ports!(Ports);
 
 impl std::fmt::Debug for FaceService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -267,8 +263,7 @@ impl FaceService {
         let mut best: Option<(f32, Option<String>)> = None;
         for (ea, ra) in &left {
             for (eb, rb) in &right {
-                let s = similarity::cosine(ea, eb)
-                    .map_err(|e| Failure::new(ErrorCode::EmbeddingModelMismatch, e.to_string()))?;
+                let s = similarity::compare(ea, eb)?;
                 if best.as_ref().is_none_or(|(b, _)| s > *b) {
                     best = Some((s, ra.clone().or_else(|| rb.clone())));
                 }

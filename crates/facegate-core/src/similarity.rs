@@ -30,6 +30,17 @@ pub fn cosine(a: &Embedding, b: &Embedding) -> Result<f32, SimilarityError> {
     Ok(dot(a.vector(), b.vector()))
 }
 
+/// Cosine similarity as a use-case outcome: embeddings of different models are the
+/// client-visible `embedding_model_mismatch`.
+pub fn compare(a: &Embedding, b: &Embedding) -> crate::failure::Result<f32> {
+    cosine(a, b).map_err(|e| {
+        crate::failure::Failure::new(
+            crate::error::ErrorCode::EmbeddingModelMismatch,
+            e.to_string(),
+        )
+    })
+}
+
 /// Dot product; equal to the cosine for unit vectors.
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()

@@ -1,5 +1,14 @@
 //! The ports the use-cases need; adapters implement them.
 
+mod accounts;
+mod sealed_blobs;
+
+pub use accounts::{
+    ApiKeyStore, AuditLog, Credentials, Inventory, InventorySource, JobQueue, NoEncryption,
+    RateDecision, RateLimiter, Sealer, TokenRejection, TransactionStore, UserStore,
+};
+pub use sealed_blobs::SealedBlobs;
+
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 

@@ -1,0 +1,254 @@
+//! Face verification of a user from an uploaded selfie, as an asynchronous job: submitted by
+//! a transport (HTTP upload, Kafka message), processed by a worker, at least once.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::account::{
+    Job, JobRequest, JobState, Principal, Scope, UserFace, VerificationResult, VerificationStatus,
+};
+use crate::error::ErrorCode;
+use crate::failure::{Failure, Result};
+use crate::ports::{BlobStore, Clock, FaceEngine, JobQueue, UserStore};
+use crate::similarity;
+
+/// Decision rules and retry behaviour of verification jobs.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct VerificationPolicy {
+    /// Cosine threshold against the face already on file.
+    pub threshold: f32,
+    /// Faces below this quality are rejected.
+    pub min_quality: f32,
+    /// Faces below this liveness score are rejected; `None` skips the liveness check.
+    pub liveness_threshold: Option<f32>,
+    /// Attempts before a job that keeps failing transiently is given up.
+    pub max_attempts: u32,
+    /// First retry delay; doubled on each attempt.
+    pub retry_base_ms: i64,
+    /// How long a worker holds a claimed job before another may take it.
+    pub lease_ms: i64,
+}
+
+/// The adapters verification works through.
+#[derive(Clone)]
+pub struct VerificationPorts {
+    pub engine: Arc<dyn FaceEngine>,
+    pub users: Arc<dyn UserStore>,
+    pub jobs: Arc<dyn JobQueue>,
+    pub blobs: Arc<dyn BlobStore>,
+    pub clock: Arc<dyn Clock>,
+}
+
+debug_ports!(VerificationPorts);
+
+/// Submits and processes user verification jobs.
+#[derive(Clone)]
+pub struct VerificationService {
+    ports: VerificationPorts,
+    policy: VerificationPolicy,
+}
+
+impl std::fmt::Debug for VerificationService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerificationService")
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Errors of the job's input: retrying cannot change the outcome.
+fn is_permanent(code: ErrorCode) -> bool {
+    !matches!(
+        code,
+        ErrorCode::Overloaded | ErrorCode::ModelUnavailable | ErrorCode::Internal
+    )
+}
+
+/// What became of a claimed job.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobOutcome {
+    Finished(Job),
+    /// A transient error; the job is due again later.
+    Retried {
+        id: String,
+        error: String,
+    },
+}
+
+impl VerificationService {
+    pub fn new(ports: VerificationPorts, policy: VerificationPolicy) -> Self {
+        Self { ports, policy }
+    }
+
+    /// Stores the selfie and queues its verification for `user_id`.
+    pub async fn submit(&self, user_id: &str, image: Vec<u8>) -> Result<Job> {
+        if image.is_empty() {
+            return Err(Failure::new(ErrorCode::InvalidImage, "the upload is empty"));
+        }
+        let id = uuid::Uuid::new_v4().to_string();
+        let upload_key = format!("uploads/verification/{id}");
+        self.ports.blobs.put(&upload_key, image).await?;
+        let now = self.ports.clock.now();
+        let job = Job {
+            id,
+            request: JobRequest::UserVerification {
+                user_id: user_id.to_owned(),
+                upload_key: upload_key.clone(),
+            },
+            state: JobState::Queued,
+            attempts: 0,
+            result: None,
+            last_error: None,
+            created_at: now,
+            updated_at: now,
+        };
+        if let Err(e) = self.ports.jobs.enqueue(&job).await {
+            // Nothing will consume the upload: do not keep it.
+            let _ = self.ports.blobs.delete(&upload_key).await;
+            return Err(e);
+        }
+        Ok(job)
+    }
+
+    /// A job, visible to the user it is for and to admins; to others it does not exist.
+    pub async fn job(&self, caller: &Principal, id: &str) -> Result<Job> {
+        let job = self.ports.jobs.job(id).await?;
+        match job {
+            Some(job)
+                if caller.has(Scope::Admin) || caller.user_id() == Some(job.request.user_id()) =>
+            {
+                Ok(job)
+            }
+            _ => Err(Failure::not_found(format!("job {id}"))),
+        }
+    }
+
+    /// Claims and processes the next due job; `None` when there is none. The result is
+    /// stored before the upload is deleted, so a crash in between only leaves an upload
+    /// to delete when the job is delivered again.
+    pub async fn run_next(&self) -> Result<Option<JobOutcome>> {
+        let now = self.ports.clock.now();
+        let Some(job) = self
+            .ports
+            .jobs
+            .claim(now, now + self.policy.lease_ms)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let result = match self.process(&job).await {
+            Ok(result) => result,
+            Err(e) if job.attempts < self.policy.max_attempts => {
+                let backoff = self.policy.retry_base_ms << job.attempts.saturating_sub(1).min(16);
+                let now = self.ports.clock.now();
+                self.ports
+                    .jobs
+                    .retry(&job.id, &e.message, now + backoff, now)
+                    .await?;
+                return Ok(Some(JobOutcome::Retried {
+                    id: job.id,
+                    error: e.message,
+                }));
+            }
+            Err(e) => self.result(VerificationStatus::Failed, Some(e.code), 0),
+        };
+        self.ports
+            .jobs
+            .finish(&job.id, &result, self.ports.clock.now())
+            .await?;
+        self.ports.blobs.delete(job.request.upload_key()).await?;
+        let job = self
+            .ports
+            .jobs
+            .job(&job.id)
+            .await?
+            .ok_or_else(|| Failure::internal("a finished job vanished"))?;
+        Ok(Some(JobOutcome::Finished(job)))
+    }
+
+    fn result(
+        &self,
+        status: VerificationStatus,
+        reason: Option<ErrorCode>,
+        face_count: usize,
+    ) -> VerificationResult {
+        VerificationResult {
+            status,
+            reason: reason.map(|c| c.as_str().to_owned()),
+            face_count,
+            quality: None,
+            liveness: None,
+            similarity: None,
+            model: self.ports.engine.model_id().to_string(),
+        }
+    }
+
+    /// Decides one job. `Err` only for transient faults (the job is retried); every
+    /// decision about the upload itself is an `Ok` result.
+    async fn process(&self, job: &Job) -> Result<VerificationResult> {
+        let JobRequest::UserVerification {
+            user_id,
+            upload_key,
+        } = &job.request;
+        if self.ports.users.user(user_id).await?.is_none() {
+            return Ok(self.result(VerificationStatus::Failed, Some(ErrorCode::NotFound), 0));
+        }
+        let image = match self.ports.blobs.get(upload_key).await {
+            Ok(image) => image,
+            Err(e) if e.code == ErrorCode::NotFound => {
+                return Ok(self.result(VerificationStatus::Failed, Some(ErrorCode::NotFound), 0));
+            }
+            Err(e) => return Err(e),
+        };
+        let (face, face_count) = match self.ports.engine.embed_main(image.clone()).await {
+            Ok(found) => found,
+            Err(e) if is_permanent(e.code) => {
+                return Ok(self.result(VerificationStatus::Rejected, Some(e.code), 0));
+            }
+            Err(e) => return Err(e),
+        };
+        let mut result = self.result(VerificationStatus::Rejected, None, face_count);
+        result.quality = Some(face.quality);
+        if face.quality < self.policy.min_quality {
+            result.reason = Some(ErrorCode::LowQuality.as_str().to_owned());
+            return Ok(result);
+        }
+        if let Some(threshold) = self.policy.liveness_threshold {
+            let (_, score) = self.ports.engine.liveness(image).await?;
+            result.liveness = Some(score);
+            if score < threshold {
+                result.reason = Some(ErrorCode::SpoofSuspected.as_str().to_owned());
+                return Ok(result);
+            }
+        }
+        if let Some(stored) = self.ports.users.user_face(user_id).await? {
+            match similarity::compare(&stored.embedding, &face.embedding) {
+                Ok(s) => {
+                    result.similarity = Some(s);
+                    if s < self.policy.threshold {
+                        result.reason = Some(ErrorCode::FaceMismatch.as_str().to_owned());
+                        return Ok(result);
+                    }
+                }
+                Err(e) => {
+                    result.reason = Some(e.code.as_str().to_owned());
+                    return Ok(result);
+                }
+            }
+        } else {
+            self.ports
+                .users
+                .set_user_face(&UserFace {
+                    user_id: user_id.clone(),
+                    face: face.face,
+                    quality: face.quality,
+                    embedding: face.embedding,
+                    created_at: self.ports.clock.now(),
+                })
+                .await?;
+        }
+        result.status = VerificationStatus::Verified;
+        Ok(result)
+    }
+}
