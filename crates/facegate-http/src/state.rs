@@ -4,12 +4,37 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use facegate_core::FaceService;
+use facegate_core::accounts::AccountService;
+use facegate_core::ports::{AuditLog, InventorySource, RateLimiter};
+use facegate_core::transactions::TransactionService;
+use facegate_core::verification::VerificationService;
+use tokio::sync::Notify;
+
+use crate::stats::RequestStats;
 
 /// Shared state of the HTTP server.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct AppState {
     pub service: FaceService,
+    pub accounts: AccountService,
+    pub verification: VerificationService,
+    pub transactions: TransactionService,
+    pub audit: Arc<dyn AuditLog>,
+    pub inventory: Arc<dyn InventorySource>,
+    pub limiter: Arc<dyn RateLimiter>,
     pub health: Arc<Health>,
+    pub stats: Arc<RequestStats>,
+    /// Woken when a job is queued, so the worker need not poll.
+    pub jobs_submitted: Arc<Notify>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("service", &self.service)
+            .field("health", &self.health)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Readiness and the facts `/health/detailed` shows.

@@ -1,7 +1,10 @@
 //! The facegate binary's library: configuration, wiring and the CLI roles, shared with
 //! the integration tests.
 
+pub mod app;
 pub mod cli;
 pub mod evaluation;
+pub mod jobs;
+pub mod secrets;
 pub mod settings;
 pub mod telemetry;

@@ -1,9 +1,8 @@
 //! The one typed settings struct: embedded defaults < optional TOML file <
 //! `FACEGATE__*` environment variables.
 
-use std::path::Path;
-
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use facegate_core::Policy;
 use facegate_http::HttpConfig;
@@ -55,6 +54,11 @@ pub struct PolicySettings {
     pub liveness_threshold: f32,
     /// Largest `limit` of a search or identification.
     pub max_results: usize,
+    /// Transactions above this amount need a fresh selfie that matches the user's face.
+    pub step_up_amount: String,
+    /// User verification rejects selfies whose liveness score is below
+    /// `liveness_threshold`.
+    pub verification_liveness: bool,
 }
 
 impl Default for PolicySettings {
@@ -65,6 +69,8 @@ impl Default for PolicySettings {
             min_enroll_quality: 0.2,
             liveness_threshold: 0.5,
             max_results: 1000,
+            step_up_amount: "1000.00".to_owned(),
+            verification_liveness: true,
         }
     }
 }
@@ -88,6 +94,145 @@ impl Default for StorageSettings {
     }
 }
 
+/// A secret given inline or, better, as a file (`..._file`, e.g. a mounted secret).
+fn read_secret(
+    name: &str,
+    value: Option<&String>,
+    file: Option<&PathBuf>,
+) -> anyhow::Result<Option<String>> {
+    match (value, file) {
+        (Some(_), Some(_)) => anyhow::bail!("set {name} or {name}_file, not both"),
+        (Some(v), None) => Ok(Some(v.trim().to_owned())),
+        (None, Some(path)) => std::fs::read_to_string(path)
+            .map(|s| Some(s.trim().to_owned()))
+            .map_err(|e| anyhow::anyhow!("cannot read {name}_file {}: {e}", path.display())),
+        (None, None) => Ok(None),
+    }
+}
+
+/// What `config print` shows instead of a secret.
+const REDACTED: &str = "<redacted>";
+
+/// Accounts and tokens.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthSettings {
+    /// HMAC key of access tokens (at least 32 bytes). Unset: one is generated once and
+    /// kept in `storage.data_dir`; several replicas must share one.
+    pub jwt_secret: Option<String>,
+    pub jwt_secret_file: Option<PathBuf>,
+    pub access_token_ttl_secs: i64,
+    pub refresh_token_ttl_secs: i64,
+    pub min_password_length: usize,
+    /// An API key with every scope, ensured at start. Unset, and with no admin key
+    /// stored, one is generated and written to `storage.data_dir/admin-api-key`.
+    pub admin_api_key: Option<String>,
+    pub admin_api_key_file: Option<PathBuf>,
+    /// An admin account ensured at start when its password is set.
+    pub admin_username: String,
+    pub admin_password: Option<String>,
+    pub admin_password_file: Option<PathBuf>,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            jwt_secret: None,
+            jwt_secret_file: None,
+            access_token_ttl_secs: 900,
+            refresh_token_ttl_secs: 30 * 24 * 3600,
+            min_password_length: 10,
+            admin_api_key: None,
+            admin_api_key_file: None,
+            admin_username: "admin".to_owned(),
+            admin_password: None,
+            admin_password_file: None,
+        }
+    }
+}
+
+impl AuthSettings {
+    pub fn jwt_secret(&self) -> anyhow::Result<Option<String>> {
+        read_secret(
+            "auth.jwt_secret",
+            self.jwt_secret.as_ref(),
+            self.jwt_secret_file.as_ref(),
+        )
+    }
+
+    pub fn admin_api_key(&self) -> anyhow::Result<Option<String>> {
+        read_secret(
+            "auth.admin_api_key",
+            self.admin_api_key.as_ref(),
+            self.admin_api_key_file.as_ref(),
+        )
+    }
+
+    pub fn admin_password(&self) -> anyhow::Result<Option<String>> {
+        read_secret(
+            "auth.admin_password",
+            self.admin_password.as_ref(),
+            self.admin_password_file.as_ref(),
+        )
+    }
+}
+
+/// Encryption at rest of uploads, face crops and embeddings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecuritySettings {
+    /// Base64 of 32 random bytes (`openssl rand -base64 32`); unset: no encryption.
+    pub encryption_key: Option<String>,
+    pub encryption_key_file: Option<PathBuf>,
+    /// Stored with every sealed record, so keys can rotate.
+    pub encryption_key_id: String,
+    /// Earlier keys by id, kept to read what they sealed.
+    pub previous_encryption_keys: BTreeMap<String, String>,
+}
+
+impl Default for SecuritySettings {
+    fn default() -> Self {
+        Self {
+            encryption_key: None,
+            encryption_key_file: None,
+            encryption_key_id: "k1".to_owned(),
+            previous_encryption_keys: BTreeMap::new(),
+        }
+    }
+}
+
+impl SecuritySettings {
+    pub fn encryption_key(&self) -> anyhow::Result<Option<String>> {
+        read_secret(
+            "security.encryption_key",
+            self.encryption_key.as_ref(),
+            self.encryption_key_file.as_ref(),
+        )
+    }
+}
+
+/// The in-process worker of asynchronous jobs (user verification).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WorkerSettings {
+    /// Attempts before a job that keeps failing for transient reasons is given up.
+    pub max_attempts: u32,
+    /// First retry delay, doubled on each attempt.
+    pub retry_base_ms: i64,
+    /// A claimed job not finished within this is claimed again (the worker died).
+    pub lease_ms: i64,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        Self {
+            max_attempts: 5,
+            retry_base_ms: 1000,
+            lease_ms: 120_000,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
@@ -95,6 +240,9 @@ pub struct Settings {
     pub http: HttpConfig,
     pub storage: StorageSettings,
     pub policy: PolicySettings,
+    pub auth: AuthSettings,
+    pub security: SecuritySettings,
+    pub worker: WorkerSettings,
     pub log: LogSettings,
 }
 
@@ -158,7 +306,47 @@ impl Settings {
             self.http.body_limit_bytes >= self.vision.limits.max_bytes,
             "http.body_limit_bytes must be at least vision.limits.max_bytes"
         );
+        facegate_core::transactions::parse_amount(&self.policy.step_up_amount)
+            .map_err(|e| anyhow::anyhow!("policy.step_up_amount: {e}"))?;
+        let a = &self.auth;
+        anyhow::ensure!(
+            a.access_token_ttl_secs >= 1 && a.refresh_token_ttl_secs >= a.access_token_ttl_secs,
+            "auth: token lifetimes must be positive, the refresh token's at least the access token's"
+        );
+        anyhow::ensure!(
+            a.min_password_length >= 8,
+            "auth.min_password_length must be at least 8"
+        );
+        let w = &self.worker;
+        anyhow::ensure!(
+            w.max_attempts >= 1 && w.retry_base_ms >= 1 && w.lease_ms >= 1000,
+            "worker: max_attempts and retry_base_ms must be positive, lease_ms at least 1000"
+        );
+        // Secrets files must be readable now rather than at first use.
+        a.jwt_secret()?;
+        a.admin_api_key()?;
+        a.admin_password()?;
+        self.security.encryption_key()?;
         Ok(())
+    }
+
+    /// The settings with every secret replaced, for printing.
+    #[must_use]
+    pub fn redacted(&self) -> Self {
+        let mut s = self.clone();
+        let hide = |v: &mut Option<String>| {
+            if v.is_some() {
+                *v = Some(REDACTED.to_owned());
+            }
+        };
+        hide(&mut s.auth.jwt_secret);
+        hide(&mut s.auth.admin_api_key);
+        hide(&mut s.auth.admin_password);
+        hide(&mut s.security.encryption_key);
+        for key in s.security.previous_encryption_keys.values_mut() {
+            REDACTED.clone_into(key);
+        }
+        s
     }
 
     /// The threshold for 1:1 decisions with the active model.
@@ -184,6 +372,11 @@ impl Settings {
             liveness_threshold: p.liveness_threshold,
             max_results: p.max_results,
         }
+    }
+
+    /// The step-up amount in cents (validated at load).
+    pub fn step_up_above_cents(&self) -> i64 {
+        facegate_core::transactions::parse_amount(&self.policy.step_up_amount).unwrap_or(0)
     }
 }
 
@@ -220,6 +413,31 @@ mod tests {
             assert_eq!(s.vision.main_face, facegate_vision::MainFace::Largest);
             let err = Settings::load(Some(Path::new("missing.toml"))).unwrap_err();
             assert!(err.to_string().contains("does not exist"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn secrets_come_from_files_and_are_redacted() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("jwt", "0123456789abcdef0123456789abcdef\n")?;
+            jail.set_env("FACEGATE__AUTH__JWT_SECRET_FILE", "jwt");
+            jail.set_env("FACEGATE__SECURITY__ENCRYPTION_KEY", "c2VjcmV0");
+            let s = Settings::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(
+                s.auth.jwt_secret().unwrap().as_deref(),
+                Some("0123456789abcdef0123456789abcdef")
+            );
+            let printed = toml::to_string(&s.redacted()).unwrap();
+            assert!(!printed.contains("c2VjcmV0"), "{printed}");
+            assert!(printed.contains(REDACTED), "{printed}");
+            jail.set_env("FACEGATE__POLICY__STEP_UP_AMOUNT", "-5");
+            let err = Settings::load(None).unwrap_err().to_string();
+            assert!(err.contains("step_up_amount"), "{err}");
+            jail.set_env("FACEGATE__POLICY__STEP_UP_AMOUNT", "10");
+            jail.set_env("FACEGATE__AUTH__JWT_SECRET", "inline");
+            let err = Settings::load(None).unwrap_err().to_string();
+            assert!(err.contains("not both"), "{err}");
             Ok(())
         });
     }

@@ -1,8 +1,10 @@
-//! The HTTP API end to end: each test builds the real app with `serve::build` on a fresh
+//! The HTTP API end to end: each test builds the real app with `app::build` on a fresh
 //! data folder, serves it on `127.0.0.1:0` and talks to it over HTTP with real LFW
 //! photos. Skips when the models or datasets are missing, unless
 //! `FACEGATE_REQUIRE_MODELS=1`.
 
+#[path = "api/accounts.rs"]
+mod accounts;
 #[path = "api/collections.rs"]
 mod collections;
 #[path = "api/enrollment.rs"]
@@ -15,3 +17,5 @@ mod health;
 mod helpers;
 #[path = "api/persistence.rs"]
 mod persistence;
+#[path = "api/security.rs"]
+mod security;

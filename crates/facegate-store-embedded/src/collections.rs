@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use facegate_core::model::{IndexedFace, IndexedPhoto, PhotoMatch, SessionStatus};
-use facegate_core::ports::CollectionStore;
+use facegate_core::ports::{CollectionStore, Sealer};
 use facegate_core::{BoundingBox, Embedding, Result};
 use futures_util::TryStreamExt;
 use sqlx::{SqliteConnection, SqlitePool};
 
-use crate::codec::{decode_embedding, encode_vector};
+use crate::codec::{EMBEDDING_COLUMNS, StoredEmbedding};
 use crate::error::StoreError;
 use crate::index::VectorIndex;
 use crate::store::EmbeddedStore;
@@ -42,19 +42,17 @@ struct FaceRow {
     x2: f32,
     y2: f32,
     detection_score: f32,
-    model: String,
-    embedding: Vec<u8>,
+    #[sqlx(flatten)]
+    embedding: StoredEmbedding,
 }
 
-impl TryFrom<FaceRow> for IndexedFace {
-    type Error = StoreError;
-
-    fn try_from(row: FaceRow) -> Result<Self, StoreError> {
+impl FaceRow {
+    fn open(self, sealer: &dyn Sealer) -> Result<IndexedFace, StoreError> {
         Ok(IndexedFace {
-            face_index: row.face_index,
-            bbox: BoundingBox::new(row.x1, row.y1, row.x2, row.y2),
-            detection_score: row.detection_score,
-            embedding: decode_embedding(row.model, &row.embedding)?,
+            face_index: self.face_index,
+            bbox: BoundingBox::new(self.x1, self.y1, self.x2, self.y2),
+            detection_score: self.detection_score,
+            embedding: self.embedding.open(sealer)?,
         })
     }
 }
@@ -67,17 +65,21 @@ struct SessionFaceRow {
     face: FaceRow,
 }
 
-const FACE_COLUMNS: &str = "face_index, x1, y1, x2, y2, detection_score, model, embedding";
+/// The columns of [`FaceRow`].
+fn face_columns() -> String {
+    format!("face_index, x1, y1, x2, y2, detection_score, {EMBEDDING_COLUMNS}")
+}
 
 /// Every stored face embedding, one index per session, for the indexes built at open.
 pub(crate) async fn load_sessions(
     pool: &SqlitePool,
+    sealer: &dyn Sealer,
 ) -> Result<HashMap<String, FaceIndex>, StoreError> {
     let mut sessions: HashMap<String, FaceIndex> = HashMap::new();
-    let query = format!("SELECT session_id, photo_id, {FACE_COLUMNS} FROM faces");
+    let query = format!("SELECT session_id, photo_id, {} FROM faces", face_columns());
     let mut rows = sqlx::query_as::<_, SessionFaceRow>(&query).fetch(pool);
     while let Some(row) = rows.try_next().await? {
-        let face = IndexedFace::try_from(row.face)?;
+        let face = row.face.open(sealer)?;
         sessions.entry(row.session_id).or_default().insert(
             row.photo_id,
             face.face_index,
@@ -91,6 +93,7 @@ pub(crate) async fn load_sessions(
 /// One photo with its faces; two statements, so call it inside a transaction.
 async fn load_photo(
     conn: &mut SqliteConnection,
+    sealer: &dyn Sealer,
     session_id: &str,
     photo_id: &str,
 ) -> Result<Option<IndexedPhoto>, StoreError> {
@@ -104,14 +107,15 @@ async fn load_photo(
         return Ok(None);
     };
     let faces = sqlx::query_as::<_, FaceRow>(&format!(
-        "SELECT {FACE_COLUMNS} FROM faces WHERE session_id = ? AND photo_id = ? ORDER BY face_index"
+        "SELECT {} FROM faces WHERE session_id = ? AND photo_id = ? ORDER BY face_index",
+        face_columns()
     ))
     .bind(session_id)
     .bind(photo_id)
     .fetch_all(&mut *conn)
     .await?
     .into_iter()
-    .map(IndexedFace::try_from)
+    .map(|row| row.open(sealer))
     .collect::<Result<_, _>>()?;
     Ok(Some(IndexedPhoto {
         session_id: session_id.to_owned(),
@@ -125,6 +129,15 @@ async fn insert(
     store: &EmbeddedStore,
     photo: &IndexedPhoto,
 ) -> Result<(IndexedPhoto, bool), StoreError> {
+    let embeddings = photo
+        .faces
+        .iter()
+        .map(|face| StoredEmbedding::seal(&*store.sealer, &face.embedding))
+        .collect::<Result<Vec<_>, _>>()?;
+    let insert_face = format!(
+        "INSERT INTO faces (session_id, photo_id, face_index, x1, y1, x2, y2, \
+         detection_score, {EMBEDDING_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    );
     let _writing = store.writes.lock().await;
     let mut tx = store.pool.begin().await?;
     // ON CONFLICT keeps the first record even against another process writing the file.
@@ -140,29 +153,23 @@ async fn insert(
     .rows_affected()
         == 1;
     if !inserted {
-        let stored = load_photo(&mut tx, &photo.session_id, &photo.photo_id)
+        let stored = load_photo(&mut tx, &*store.sealer, &photo.session_id, &photo.photo_id)
             .await?
             .ok_or_else(|| StoreError::Corrupt("a conflicting photo vanished".to_owned()))?;
         tx.commit().await?;
         return Ok((stored, false));
     }
-    for face in &photo.faces {
-        sqlx::query(
-            "INSERT INTO faces (session_id, photo_id, face_index, x1, y1, x2, y2, \
-             detection_score, model, embedding) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&photo.session_id)
-        .bind(&photo.photo_id)
-        .bind(face.face_index)
-        .bind(face.bbox.x1)
-        .bind(face.bbox.y1)
-        .bind(face.bbox.x2)
-        .bind(face.bbox.y2)
-        .bind(face.detection_score)
-        .bind(&face.embedding.model().0)
-        .bind(encode_vector(face.embedding.vector()))
-        .execute(&mut *tx)
-        .await?;
+    for (face, embedding) in photo.faces.iter().zip(embeddings) {
+        let insert = sqlx::query(&insert_face)
+            .bind(&photo.session_id)
+            .bind(&photo.photo_id)
+            .bind(face.face_index)
+            .bind(face.bbox.x1)
+            .bind(face.bbox.y1)
+            .bind(face.bbox.x2)
+            .bind(face.bbox.y2)
+            .bind(face.detection_score);
+        embedding.bind(insert).execute(&mut *tx).await?;
     }
     tx.commit().await?;
 
@@ -190,7 +197,7 @@ async fn get(
     photo_id: &str,
 ) -> Result<Option<IndexedPhoto>, StoreError> {
     let mut tx = store.pool.begin().await?;
-    let photo = load_photo(&mut tx, session_id, photo_id).await?;
+    let photo = load_photo(&mut tx, &*store.sealer, session_id, photo_id).await?;
     tx.commit().await?;
     Ok(photo)
 }

@@ -17,8 +17,15 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
-    #[error("a face record cannot be encoded or decoded as JSON: {0}")]
+    #[error("a stored record cannot be encoded or decoded as JSON: {0}")]
     Json(#[from] serde_json::Error),
+    /// The sealer failed to seal or open an embedding.
+    #[error("cannot seal or open an embedding: {0}")]
+    Seal(#[source] Failure),
+    /// An embedding sealed with `key_id` that the configured sealer did not open: the
+    /// store was opened with encryption off, or without that key.
+    #[error("an embedding is sealed with key {key_id}, which the configured sealer does not open")]
+    Unsealed { key_id: String },
     #[error("a search task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
     /// A stored row that cannot be turned back into a record (for example an embedding

@@ -1,17 +1,26 @@
 //! The default store of facegate: records in SQLite (through sqlx) and an in-process exact
 //! vector index rebuilt from them at start. Nothing external is needed.
 //!
-//! [`EmbeddedStore`] implements both [`facegate_core::ports::ReferenceStore`] and
-//! [`facegate_core::ports::CollectionStore`]. Writes go to SQLite first, in a transaction,
-//! and then to the in-memory index, so a restart loses nothing. Searches compare a probe
-//! only with embeddings of the same model id and dimension; other rows are skipped.
+//! [`EmbeddedStore`] implements the record ports of [`facegate_core::ports`]: references,
+//! photo collections, users, API keys, the job queue, transactions, the audit log and the
+//! inventory. Writes of embeddings go to SQLite first, in a transaction, and then to the
+//! in-memory index, so a restart loses nothing. Searches compare a probe only with
+//! embeddings of the same model id and dimension; other rows are skipped. Embeddings are
+//! sealed at rest by the [`facegate_core::ports::Sealer`] the store is opened with.
 
+mod api_keys;
+mod audit;
 mod codec;
 mod collections;
 mod error;
 mod index;
+mod inventory;
+mod jobs;
 mod references;
+mod refresh_tokens;
 mod store;
+mod transactions;
+mod users;
 
 pub use error::StoreError;
 pub use store::{DATABASE_FILE, EmbeddedStore, MIGRATOR};

@@ -2,12 +2,12 @@
 
 use async_trait::async_trait;
 use facegate_core::model::{Reference, SubjectMatch, SubjectSummary};
-use facegate_core::ports::ReferenceStore;
+use facegate_core::ports::{ReferenceStore, Sealer};
 use facegate_core::{Embedding, Result};
 use futures_util::TryStreamExt;
 use sqlx::SqlitePool;
 
-use crate::codec::{decode_embedding, encode_vector};
+use crate::codec::{EMBEDDING_COLUMNS, StoredEmbedding};
 use crate::error::StoreError;
 use crate::index::VectorIndex;
 use crate::store::EmbeddedStore;
@@ -15,8 +15,11 @@ use crate::store::EmbeddedStore;
 /// Rows grouped by subject, keyed by reference id.
 pub(crate) type ReferenceIndex = VectorIndex<String, String, ()>;
 
-const SELECT_REFERENCE: &str =
-    "SELECT id, subject, face, quality, model, embedding, created_at FROM face_references";
+fn select_reference() -> String {
+    format!(
+        "SELECT id, subject, face, quality, created_at, {EMBEDDING_COLUMNS} FROM face_references"
+    )
+}
 
 #[derive(sqlx::FromRow)]
 struct ReferenceRow {
@@ -24,56 +27,62 @@ struct ReferenceRow {
     subject: String,
     face: String,
     quality: f32,
-    model: String,
-    embedding: Vec<u8>,
     created_at: i64,
+    #[sqlx(flatten)]
+    embedding: StoredEmbedding,
 }
 
-impl TryFrom<ReferenceRow> for Reference {
-    type Error = StoreError;
-
-    fn try_from(row: ReferenceRow) -> Result<Self, StoreError> {
+impl ReferenceRow {
+    fn open(self, sealer: &dyn Sealer) -> Result<Reference, StoreError> {
         Ok(Reference {
-            face: serde_json::from_str(&row.face)?,
-            embedding: decode_embedding(row.model, &row.embedding)?,
-            id: row.id,
-            subject: row.subject,
-            quality: row.quality,
-            created_at: row.created_at,
+            face: serde_json::from_str(&self.face)?,
+            embedding: self.embedding.open(sealer)?,
+            id: self.id,
+            subject: self.subject,
+            quality: self.quality,
+            created_at: self.created_at,
         })
     }
 }
 
+#[derive(sqlx::FromRow)]
+struct IndexRow {
+    id: String,
+    subject: String,
+    #[sqlx(flatten)]
+    embedding: StoredEmbedding,
+}
+
 /// Every stored reference embedding, for the index built at open.
-pub(crate) async fn load_references(pool: &SqlitePool) -> Result<ReferenceIndex, StoreError> {
+pub(crate) async fn load_references(
+    pool: &SqlitePool,
+    sealer: &dyn Sealer,
+) -> Result<ReferenceIndex, StoreError> {
     let mut index = ReferenceIndex::default();
-    let mut rows = sqlx::query_as::<_, (String, String, String, Vec<u8>)>(
-        "SELECT id, subject, model, embedding FROM face_references",
-    )
-    .fetch(pool);
-    while let Some((id, subject, model, blob)) = rows.try_next().await? {
-        let embedding = decode_embedding(model, &blob)?;
-        index.insert(subject, id, (), &embedding);
+    let query = format!("SELECT id, subject, {EMBEDDING_COLUMNS} FROM face_references");
+    let mut rows = sqlx::query_as::<_, IndexRow>(&query).fetch(pool);
+    while let Some(row) = rows.try_next().await? {
+        let embedding = row.embedding.open(sealer)?;
+        index.insert(row.subject, row.id, (), &embedding);
     }
     Ok(index)
 }
 
 async fn insert(store: &EmbeddedStore, reference: &Reference) -> Result<(), StoreError> {
     let face = serde_json::to_string(&reference.face)?;
+    let embedding = StoredEmbedding::seal(&*store.sealer, &reference.embedding)?;
+    let query = format!(
+        "INSERT INTO face_references (id, subject, face, quality, created_at, \
+         {EMBEDDING_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    );
     let _writing = store.writes.lock().await;
-    sqlx::query(
-        "INSERT INTO face_references (id, subject, face, quality, model, embedding, created_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&reference.id)
-    .bind(&reference.subject)
-    .bind(face)
-    .bind(reference.quality)
-    .bind(&reference.embedding.model().0)
-    .bind(encode_vector(reference.embedding.vector()))
-    .bind(reference.created_at)
-    .execute(&store.pool)
-    .await?;
+    let insert = sqlx::query(&query)
+        .bind(&reference.id)
+        .bind(&reference.subject)
+        .bind(face)
+        .bind(reference.quality)
+        .bind(reference.created_at);
+    embedding.bind(insert).execute(&store.pool).await?;
     store.references.write().insert(
         reference.subject.clone(),
         reference.id.clone(),
@@ -84,11 +93,11 @@ async fn insert(store: &EmbeddedStore, reference: &Reference) -> Result<(), Stor
 }
 
 async fn get(store: &EmbeddedStore, id: &str) -> Result<Option<Reference>, StoreError> {
-    sqlx::query_as::<_, ReferenceRow>(&format!("{SELECT_REFERENCE} WHERE id = ?"))
+    sqlx::query_as::<_, ReferenceRow>(&format!("{} WHERE id = ?", select_reference()))
         .bind(id)
         .fetch_optional(&store.pool)
         .await?
-        .map(Reference::try_from)
+        .map(|row| row.open(&*store.sealer))
         .transpose()
 }
 
@@ -125,13 +134,14 @@ async fn subjects(store: &EmbeddedStore) -> Result<Vec<SubjectSummary>, StoreErr
 
 async fn of_subject(store: &EmbeddedStore, subject: &str) -> Result<Vec<Reference>, StoreError> {
     sqlx::query_as::<_, ReferenceRow>(&format!(
-        "{SELECT_REFERENCE} WHERE subject = ? ORDER BY created_at, id"
+        "{} WHERE subject = ? ORDER BY created_at, id",
+        select_reference()
     ))
     .bind(subject)
     .fetch_all(&store.pool)
     .await?
     .into_iter()
-    .map(Reference::try_from)
+    .map(|row| row.open(&*store.sealer))
     .collect()
 }
 

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use facegate_core::ports::Sealer;
 use parking_lot::RwLock;
 use sqlx::SqlitePool;
 use sqlx::migrate::Migrator;
@@ -27,10 +28,13 @@ const MAX_CONNECTIONS: u32 = 4;
 /// How long a statement waits for another connection's write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// References and photo collections in one SQLite file, searched in memory.
+/// References, photo collections and accounts in one SQLite file; embeddings are searched
+/// in memory.
 pub struct EmbeddedStore {
     pub(crate) pool: SqlitePool,
     path: PathBuf,
+    /// Seals every embedding written and opens every sealed one read.
+    pub(crate) sealer: Arc<dyn Sealer>,
     /// Serialises writers so the in-memory index sees writes in the order SQLite committed
     /// them (otherwise a session deleted between another writer's commit and its index
     /// update would leave rows in memory that are gone from disk). Held across `.await`,
@@ -45,6 +49,7 @@ impl std::fmt::Debug for EmbeddedStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EmbeddedStore")
             .field("path", &self.path)
+            .field("key_id", &self.sealer.key_id())
             .finish_non_exhaustive()
     }
 }
@@ -52,8 +57,10 @@ impl std::fmt::Debug for EmbeddedStore {
 impl EmbeddedStore {
     /// Opens the store kept in folder `dir`, creating the folder and its database file
     /// [`DATABASE_FILE`] when missing, migrates the schema and loads every embedding into
-    /// memory.
-    pub async fn open(dir: &Path) -> Result<Self, StoreError> {
+    /// memory. Embeddings are written sealed by `sealer` (plain when its encryption is
+    /// off); plain ones stored earlier still read, sealed ones need a sealer that opens
+    /// them, else opening fails with [`StoreError::Unsealed`].
+    pub async fn open(dir: &Path, sealer: Arc<dyn Sealer>) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
             path: dir.to_path_buf(),
             source,
@@ -74,12 +81,13 @@ impl EmbeddedStore {
         MIGRATOR.run(&pool).await?;
 
         let started = Instant::now();
-        let references = load_references(&pool).await?;
-        let sessions = load_sessions(&pool).await?;
+        let references = load_references(&pool, &*sealer).await?;
+        let sessions = load_sessions(&pool, &*sealer).await?;
         tracing::info!(
             path = %path.display(),
             references = references.len(),
             sessions = sessions.len(),
+            encrypted = sealer.key_id().is_some(),
             faces = sessions.values().map(FaceIndex::len).sum::<usize>(),
             load_duration_ms = started.elapsed().as_millis() as u64,
             "embedded store opened"
@@ -87,6 +95,7 @@ impl EmbeddedStore {
         Ok(Self {
             pool,
             path,
+            sealer,
             writes: tokio::sync::Mutex::new(()),
             references: Arc::new(RwLock::new(references)),
             sessions: RwLock::new(

@@ -1,7 +1,6 @@
 //! Photo collections (FacePass): index event photos per session, search with a selfie.
 
 use axum::Json;
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use facegate_core::model::SessionStatus;
@@ -12,6 +11,7 @@ use utoipa::ToSchema;
 
 use super::first_image;
 use crate::error::ApiError;
+use crate::json::JsonBody;
 use crate::state::AppState;
 use crate::upload::Upload;
 
@@ -107,10 +107,8 @@ pub async fn index(
     responses((status = 200, description = "Per-photo results")))]
 pub async fn index_batch(
     State(state): State<AppState>,
-    form: Result<Json<BatchForm>, JsonRejection>,
+    JsonBody(form): JsonBody<BatchForm>,
 ) -> Result<Json<Value>, ApiError> {
-    // axum's own rejection would answer 415 or 422 under the code validation_failed.
-    let Json(form) = form.map_err(|e| ApiError::rejection(e.status(), e.body_text()))?;
     let photos = form
         .photos
         .into_iter()

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::response::Html;
 use utoipa::OpenApi;
 
-use super::{collections, faces, health, references};
+use super::{accounts, admin, collections, faces, health, references, transactions};
 
 #[derive(Debug, OpenApi)]
 #[openapi(
@@ -18,20 +18,57 @@ Every error is `{\"error\": {\"code\", \"type\", \"message\", \"request_id\"}}` 
         references::identify,
         collections::index, collections::index_batch, collections::delete_session,
         collections::search, collections::status,
+        accounts::register, accounts::token, accounts::logout, accounts::check, accounts::me,
+        accounts::forget_me, accounts::verify, accounts::job,
+        transactions::create, transactions::report,
+        admin::create_key, admin::list_keys, admin::revoke_key, admin::list_users,
+        admin::create_user, admin::delete_user, admin::stats, admin::audit,
     ),
     components(schemas(
         faces::ImageForm, faces::VerifyForm, references::EnrollForm, references::IdentifyForm,
         collections::IndexForm, collections::SearchForm, collections::BatchForm,
-        collections::BatchPhotoForm,
+        collections::BatchPhotoForm, accounts::RegisterForm, accounts::TokenForm,
+        accounts::LogoutForm, accounts::SelfieForm, transactions::TransactionForm,
+        transactions::ReportForm, admin::ApiKeyForm, admin::UserForm,
     )),
+    modifiers(&SecuritySchemes),
+    security(("api_key" = []), ("bearer" = [])),
     tags(
         (name = "health", description = "Probes and instance details"),
         (name = "faces", description = "Stateless face operations"),
         (name = "enrollment", description = "References, subjects and 1:N identification"),
         (name = "collections", description = "Photo collections searched by selfie"),
+        (name = "accounts", description = "Registration, tokens, face verification of users"),
+        (name = "transactions", description = "Face-gated transactions"),
+        (name = "admin", description = "API keys, users, statistics, audit log"),
     )
 )]
 pub struct ApiDoc;
+
+/// The two ways to authenticate: `X-API-Key` (scoped keys) and bearer JWTs (users).
+struct SecuritySchemes;
+
+impl utoipa::Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{
+            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme,
+        };
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))),
+        );
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
 
 /// The OpenAPI 3 document, generated from the handlers.
 pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
@@ -76,6 +113,9 @@ mod tests {
             "/api/v1/index/batch",
             "/api/v1/search/status/{session_id}",
             "/health/ready",
+            "/api/v1/auth/token",
+            "/api/v1/transactions/report",
+            "/api/v1/admin/stats",
         ] {
             assert!(doc.paths.paths.contains_key(path), "{path} is missing");
         }

@@ -1,10 +1,13 @@
 //! Route handlers: parse the request into domain values, call a use-case, map the outcome.
 
+pub mod accounts;
+pub mod admin;
 pub mod collections;
 pub mod docs;
 pub mod faces;
 pub mod health;
 pub mod references;
+pub mod transactions;
 
 use crate::error::ApiError;
 use crate::upload::Upload;

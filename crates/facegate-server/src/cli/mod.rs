@@ -55,6 +55,6 @@ pub fn load_image(pipeline: &Pipeline, path: &Path) -> anyhow::Result<RgbImage> 
 }
 
 pub fn print_config(settings: &Settings) -> anyhow::Result<()> {
-    print!("{}", toml::to_string_pretty(settings)?);
+    print!("{}", toml::to_string_pretty(&settings.redacted())?);
     Ok(())
 }

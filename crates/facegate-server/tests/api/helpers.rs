@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use facegate_server::cli::serve;
+use facegate_server::app;
 use facegate_server::settings::Settings;
 use facegate_vision::testing::{datasets_dir, models_dir};
 use reqwest::multipart::{Form, Part};
@@ -44,20 +44,38 @@ pub fn temp_dir() -> TempDir {
         .expect("creating a temporary folder")
 }
 
-/// Settings for a test: the real models, one inference worker, data under `dir`.
+/// The admin API key every test app is started with; `TestApp::client` sends it.
+pub const ADMIN_KEY: &str = "fgk_test-admin-key-0123456789abcdefghijklmnop";
+
+/// Settings for a test: the real models, one inference worker, data under `dir`, a known
+/// admin key, and indexing limits that the bulk tests do not reach.
 pub fn settings(models: &Path, dir: &Path) -> Settings {
     let mut s = Settings::default();
     s.vision.models_dir = models.to_path_buf();
     s.vision.workers = 1;
     s.storage.data_dir = dir.join("data");
     s.storage.blob_dir = dir.join("blobs");
+    s.auth.admin_api_key = Some(ADMIN_KEY.to_owned());
+    s.http.rate_limits.index_per_key_per_minute = 100_000;
     s
 }
 
-/// The app built by `serve::build`, served on `127.0.0.1:0`.
+fn client_builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_mins(2))
+}
+
+/// A client that sends no credentials unless told to.
+pub fn bare_client() -> reqwest::Client {
+    client_builder().build().unwrap()
+}
+
+/// The app built by `app::build`, served on `127.0.0.1:0`.
 #[derive(Debug)]
 pub struct TestApp {
     pub base: String,
+    /// Sends the admin API key with every request.
     pub client: reqwest::Client,
     shutdown: Option<oneshot::Sender<()>>,
     server: JoinHandle<()>,
@@ -65,25 +83,22 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn spawn(settings: &Settings) -> Self {
-        let app = serve::build(settings).await.expect("building the app");
+        let app = app::build(settings).await.expect("building the app");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("binding port 0");
         let address = listener.local_addr().unwrap();
         let (shutdown, signal) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
-            axum::serve(listener, app.router)
-                .with_graceful_shutdown(async {
-                    let _ = signal.await;
-                })
-                .await
-                .expect("serving");
+            app.serve(listener, async {
+                let _ = signal.await;
+            })
+            .await
+            .expect("serving");
         });
-        let client = reqwest::Client::builder()
-            .no_proxy()
-            .timeout(Duration::from_mins(2))
-            .build()
-            .unwrap();
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("x-api-key", ADMIN_KEY.parse().unwrap());
+        let client = client_builder().default_headers(headers).build().unwrap();
         Self {
             base: format!("http://{address}"),
             client,
@@ -322,6 +337,9 @@ pub async fn expect_error(response: Response, status: StatusCode, code: &str) ->
     let expected_type = match code {
         "overloaded" | "model_unavailable" => "system",
         "internal" => "internal",
+        "unauthorized" | "invalid_credentials" | "invalid_token" | "token_expired"
+        | "invalid_api_key" | "forbidden" | "not_verified" | "step_up_required"
+        | "face_mismatch" => "auth",
         _ => "invalid_request",
     };
     assert_eq!(error["type"], expected_type, "{body}");

@@ -7,7 +7,8 @@ use facegate_core::ports::CollectionStore;
 use facegate_store_embedded::EmbeddedStore;
 
 use crate::support::{
-    DIM, MODEL, TempDir, assert_close, assert_same_photo, at_similarity, photo, random_unit,
+    DIM, MODEL, TempDir, assert_close, assert_same_photo, at_similarity, open_store, photo,
+    random_unit,
 };
 
 /// Session `s1`: p1 with faces at 0.8 and 0.9, p2 at 0.6, p3 at 0.2, p4 without a face;
@@ -40,7 +41,7 @@ fn ids(matches: &[facegate_core::model::PhotoMatch]) -> Vec<(&str, u32)> {
 #[tokio::test]
 async fn search_is_per_session_one_match_per_photo() {
     let dir = TempDir::new("search");
-    let store = EmbeddedStore::open(dir.path()).await.unwrap();
+    let store = open_store(dir.path()).await;
     let probe = two_sessions(&store).await;
 
     let found = store.search("s1", &probe, 0.5, 10).await.unwrap();
@@ -70,7 +71,7 @@ async fn search_is_per_session_one_match_per_photo() {
 #[tokio::test]
 async fn search_honours_threshold_and_limit() {
     let dir = TempDir::new("search-limits");
-    let store = EmbeddedStore::open(dir.path()).await.unwrap();
+    let store = open_store(dir.path()).await;
     let probe = two_sessions(&store).await;
 
     assert_eq!(
@@ -102,7 +103,7 @@ async fn search_honours_threshold_and_limit() {
 #[tokio::test]
 async fn status_counts_photos_and_faces() {
     let dir = TempDir::new("status");
-    let store = EmbeddedStore::open(dir.path()).await.unwrap();
+    let store = open_store(dir.path()).await;
     two_sessions(&store).await;
 
     let s1 = store.status("s1").await.unwrap();
@@ -121,7 +122,7 @@ async fn status_counts_photos_and_faces() {
 #[tokio::test]
 async fn inserting_the_same_photo_again_keeps_the_first() {
     let dir = TempDir::new("idempotent");
-    let store = EmbeddedStore::open(dir.path()).await.unwrap();
+    let store = open_store(dir.path()).await;
     let first = photo("s", "p", vec![random_unit(MODEL, DIM, 1)], 10);
     let second = photo(
         "s",
@@ -161,7 +162,7 @@ async fn inserting_the_same_photo_again_keeps_the_first() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_inserts_of_one_photo_store_it_once() {
     let dir = TempDir::new("concurrent");
-    let store = Arc::new(EmbeddedStore::open(dir.path()).await.unwrap());
+    let store = Arc::new(open_store(dir.path()).await);
     let probe = random_unit(MODEL, DIM, 5);
     let tasks: Vec<_> = (0..20)
         .map(|i| {
@@ -198,7 +199,7 @@ async fn concurrent_inserts_of_one_photo_store_it_once() {
 #[tokio::test]
 async fn deleting_a_session_removes_its_photos_and_faces() {
     let dir = TempDir::new("delete-session");
-    let store = EmbeddedStore::open(dir.path()).await.unwrap();
+    let store = open_store(dir.path()).await;
     let probe = two_sessions(&store).await;
 
     assert_eq!(store.delete_session("s1").await.unwrap(), 4);
@@ -230,7 +231,7 @@ async fn deleting_a_session_removes_its_photos_and_faces() {
 #[tokio::test]
 async fn search_skips_faces_of_other_models() {
     let dir = TempDir::new("search-models");
-    let store = EmbeddedStore::open(dir.path()).await.unwrap();
+    let store = open_store(dir.path()).await;
     let probe = random_unit(MODEL, DIM, 8);
     let same_vector_other_model = Embedding::from_raw(
         facegate_core::ModelId("open@1".into()),

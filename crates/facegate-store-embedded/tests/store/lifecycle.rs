@@ -1,26 +1,49 @@
 //! Opening, restarting and migrating the store.
 
-use std::path::Path;
-
-use facegate_core::ports::{CollectionStore, ReferenceStore};
+use facegate_core::ports::{CollectionStore, JobQueue, ReferenceStore, UserStore};
 use facegate_store_embedded::{DATABASE_FILE, EmbeddedStore, MIGRATOR, StoreError};
 use sqlx::SqlitePool;
-use sqlx::sqlite::SqliteConnectOptions;
 
+use crate::support::accounts::{add_user, job};
 use crate::support::{
-    DIM, MODEL, TempDir, assert_same_photo, at_similarity, photo, random_unit, reference,
+    DIM, MODEL, TempDir, assert_same_photo, assert_same_photo_matches, assert_same_subject_matches,
+    at_similarity, connect, open_store, photo, plain, random_unit, reference,
 };
 
-/// Every table, by name, once migrated.
-const ALL_TABLES: [&str; 4] = ["_sqlx_migrations", "face_references", "faces", "photos"];
+/// The tables of the first migration.
+const INITIAL_TABLES: [&str; 4] = ["_sqlx_migrations", "face_references", "faces", "photos"];
 
-async fn connect(dir: &Path) -> SqlitePool {
-    let options = SqliteConnectOptions::new().filename(dir.join(DATABASE_FILE));
-    SqlitePool::connect_with(options).await.unwrap()
+/// Every table, by name, once migrated.
+const ALL_TABLES: [&str; 11] = [
+    "_sqlx_migrations",
+    "api_keys",
+    "audit_log",
+    "face_references",
+    "faces",
+    "jobs",
+    "photos",
+    "refresh_tokens",
+    "transactions",
+    "user_faces",
+    "users",
+];
+
+/// Tables by name, without SQLite's own (`sqlite_sequence`, which AUTOINCREMENT creates
+/// and nothing can drop).
+async fn tables(pool: &SqlitePool) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite%' \
+         ORDER BY name",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap()
 }
 
-async fn tables(pool: &SqlitePool) -> Vec<String> {
-    sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+/// The columns of `table`, in order.
+async fn columns(pool: &SqlitePool, table: &str) -> Vec<String> {
+    sqlx::query_scalar("SELECT name FROM pragma_table_info(?) ORDER BY cid")
+        .bind(table)
         .fetch_all(pool)
         .await
         .unwrap()
@@ -30,7 +53,7 @@ async fn tables(pool: &SqlitePool) -> Vec<String> {
 async fn open_creates_the_folder_and_a_wal_database() {
     let dir = TempDir::new("open");
     let nested = dir.path().join("data").join("store");
-    let store = EmbeddedStore::open(&nested).await.unwrap();
+    let store = open_store(&nested).await;
     assert_eq!(store.path(), nested.join(DATABASE_FILE));
     assert!(store.path().is_file());
     store.close().await;
@@ -46,7 +69,7 @@ async fn open_creates_the_folder_and_a_wal_database() {
     // A file where the folder should be is reported, not panicked on.
     let file = dir.path().join("a-file");
     std::fs::write(&file, b"x").unwrap();
-    let err = EmbeddedStore::open(&file).await.unwrap_err();
+    let err = EmbeddedStore::open(&file, plain()).await.unwrap_err();
     assert!(matches!(err, StoreError::CreateDir { .. }), "{err}");
 }
 
@@ -64,7 +87,7 @@ async fn everything_survives_a_restart() {
         10,
     );
     let (before_search, before_identify) = {
-        let store = EmbeddedStore::open(dir.path()).await.unwrap();
+        let store = open_store(dir.path()).await;
         store.insert_photo(&indexed).await.unwrap();
         store
             .insert_photo(&photo("s", "p2", vec![at_similarity(&probe, 0.6, 3)], 20))
@@ -102,29 +125,11 @@ async fn everything_survives_a_restart() {
     assert_eq!(before_search.len(), 2);
     assert_eq!(before_identify.len(), 2);
 
-    let store = EmbeddedStore::open(dir.path()).await.unwrap();
+    let store = open_store(dir.path()).await;
     let after_search = store.search("s", &probe, 0.3, 10).await.unwrap();
     let after_identify = store.identify(&probe, 10).await.unwrap();
-    assert_eq!(after_search.len(), before_search.len());
-    for (after, before) in after_search.iter().zip(&before_search) {
-        assert_eq!(
-            (&after.photo_id, after.face_index, after.bbox),
-            (&before.photo_id, before.face_index, before.bbox)
-        );
-        assert_eq!(
-            after.detection_confidence.to_bits(),
-            before.detection_confidence.to_bits()
-        );
-        assert!((after.similarity - before.similarity).abs() < 1e-6);
-    }
-    assert_eq!(after_identify.len(), before_identify.len());
-    for (after, before) in after_identify.iter().zip(&before_identify) {
-        assert_eq!(
-            (&after.subject, &after.reference_id),
-            (&before.subject, &before.reference_id)
-        );
-        assert!((after.similarity - before.similarity).abs() < 1e-6);
-    }
+    assert_same_photo_matches(&after_search, &before_search);
+    assert_same_subject_matches(&after_identify, &before_identify);
     assert!(
         store
             .search("gone", &probe, -1.0, 10)
@@ -139,22 +144,39 @@ async fn everything_survives_a_restart() {
 #[tokio::test]
 async fn migrations_go_down_and_up_again() {
     let dir = TempDir::new("migrations");
-    let store = EmbeddedStore::open(dir.path()).await.unwrap();
+    let store = open_store(dir.path()).await;
     store
         .insert_reference(&reference("r", "alice", random_unit(MODEL, DIM, 1), 0))
         .await
         .unwrap();
+    add_user(&store, "u1", 0).await;
     store.close().await;
 
+    // The accounts migration alone: its tables and the key columns go, references stay.
     let pool = connect(dir.path()).await;
+    MIGRATOR.undo(&pool, 1).await.unwrap();
+    assert_eq!(tables(&pool).await, INITIAL_TABLES);
+    for table in ["face_references", "faces"] {
+        assert!(!columns(&pool, table).await.contains(&"key_id".to_owned()));
+    }
+    let references: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM face_references")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(references, 1);
+    MIGRATOR.run(&pool).await.unwrap();
+    assert_eq!(tables(&pool).await, ALL_TABLES);
+    assert_eq!(columns(&pool, "faces").await.last().unwrap(), "key_id");
+
     MIGRATOR.undo(&pool, 0).await.unwrap();
     assert_eq!(tables(&pool).await, ["_sqlx_migrations"]);
     MIGRATOR.run(&pool).await.unwrap();
     assert_eq!(tables(&pool).await, ALL_TABLES);
     pool.close().await;
 
-    let store = EmbeddedStore::open(dir.path()).await.unwrap();
+    let store = open_store(dir.path()).await;
     assert!(store.subjects().await.unwrap().is_empty());
+    assert!(store.users().await.unwrap().is_empty());
     store
         .insert_reference(&reference("r", "alice", random_unit(MODEL, DIM, 1), 0))
         .await
@@ -167,4 +189,7 @@ async fn migrations_go_down_and_up_again() {
             .reference_id,
         "r"
     );
+    add_user(&store, "u1", 0).await;
+    store.enqueue(&job("j1", "u1", 0)).await.unwrap();
+    assert_eq!(store.claim(0, 10).await.unwrap().unwrap().id, "j1");
 }

@@ -1,16 +1,15 @@
 //! Enrolled references: storage, identification and deletion.
 
 use facegate_core::ports::ReferenceStore;
-use facegate_store_embedded::EmbeddedStore;
 
 use crate::support::{
-    DIM, MODEL, TempDir, assert_close, at_similarity, cosine, random_unit, reference,
+    DIM, MODEL, TempDir, assert_close, at_similarity, cosine, open_store, random_unit, reference,
 };
 
 #[tokio::test]
 async fn references_are_stored_and_read_back() {
     let dir = TempDir::new("references");
-    let store = EmbeddedStore::open(dir.path()).await.unwrap();
+    let store = open_store(dir.path()).await;
     let alice = reference("r1", "alice", random_unit(MODEL, DIM, 1), 1_000);
     let alice2 = reference("r2", "alice", random_unit(MODEL, DIM, 2), 900);
     let bob = reference("r3", "bob", random_unit(MODEL, DIM, 3), 2_000);
@@ -52,7 +51,7 @@ async fn references_are_stored_and_read_back() {
 #[tokio::test]
 async fn identify_returns_one_entry_per_subject_best_first() {
     let dir = TempDir::new("identify");
-    let store = EmbeddedStore::open(dir.path()).await.unwrap();
+    let store = open_store(dir.path()).await;
     let probe = random_unit(MODEL, DIM, 7);
     let enrolled = [
         ("a1", "alice", 0.9),
@@ -93,7 +92,7 @@ async fn identify_returns_one_entry_per_subject_best_first() {
 #[tokio::test]
 async fn deleting_references_and_subjects() {
     let dir = TempDir::new("delete-references");
-    let store = EmbeddedStore::open(dir.path()).await.unwrap();
+    let store = open_store(dir.path()).await;
     let probe = random_unit(MODEL, DIM, 11);
     for (id, subject, similarity, seed) in [
         ("a1", "alice", 0.9, 1),
@@ -139,7 +138,7 @@ async fn deleting_references_and_subjects() {
 #[tokio::test]
 async fn identify_skips_other_models_and_dimensions() {
     let dir = TempDir::new("identify-models");
-    let store = EmbeddedStore::open(dir.path()).await.unwrap();
+    let store = open_store(dir.path()).await;
     let probe = random_unit(MODEL, DIM, 21);
     let other_model = random_unit("open@1", DIM, 22);
     store

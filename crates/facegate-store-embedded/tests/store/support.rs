@@ -1,10 +1,18 @@
 //! Temporary folders, synthetic embeddings with known similarities and record builders.
 
+pub mod accounts;
+pub mod sealing;
+
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use facegate_core::model::{IndexedFace, IndexedPhoto, Reference};
+use facegate_core::model::{IndexedFace, IndexedPhoto, PhotoMatch, Reference, SubjectMatch};
+use facegate_core::ports::{NoEncryption, Sealer};
 use facegate_core::{BoundingBox, Embedding, FaceDetection, Landmarks5, ModelId};
+use facegate_store_embedded::{DATABASE_FILE, EmbeddedStore};
+use sqlx::SqlitePool;
+use sqlx::sqlite::SqliteConnectOptions;
 
 pub const MODEL: &str = "w600k_mbf@1";
 pub const DIM: usize = 512;
@@ -33,6 +41,22 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+/// Encryption off.
+pub fn plain() -> Arc<dyn Sealer> {
+    Arc::new(NoEncryption)
+}
+
+/// The store in `dir`, encryption off.
+pub async fn open_store(dir: &Path) -> EmbeddedStore {
+    EmbeddedStore::open(dir, plain()).await.unwrap()
+}
+
+/// A connection pool of its own to the database in `dir`, for looking past the store.
+pub async fn connect(dir: &Path) -> SqlitePool {
+    let options = SqliteConnectOptions::new().filename(dir.join(DATABASE_FILE));
+    SqlitePool::connect_with(options).await.unwrap()
 }
 
 /// A tiny linear congruential generator: reproducible vectors without a rand dependency.
@@ -146,5 +170,31 @@ pub fn assert_same_photo(actual: &IndexedPhoto, expected: &IndexedPhoto) {
         assert_eq!(a.detection_score.to_bits(), e.detection_score.to_bits());
         assert_eq!(a.embedding.model(), e.embedding.model());
         assert_close(cosine(&a.embedding, &e.embedding), 1.0);
+    }
+}
+
+/// The same faces were found, in the same order; similarities agree to float noise (a
+/// stored embedding is normalised again when read).
+pub fn assert_same_photo_matches(actual: &[PhotoMatch], expected: &[PhotoMatch]) {
+    assert_eq!(actual.len(), expected.len());
+    for (a, e) in actual.iter().zip(expected) {
+        assert_eq!(
+            (&a.photo_id, a.face_index, a.bbox),
+            (&e.photo_id, e.face_index, e.bbox)
+        );
+        assert_eq!(
+            a.detection_confidence.to_bits(),
+            e.detection_confidence.to_bits()
+        );
+        assert!((a.similarity - e.similarity).abs() < 1e-6);
+    }
+}
+
+/// Like [`assert_same_photo_matches`], for subjects.
+pub fn assert_same_subject_matches(actual: &[SubjectMatch], expected: &[SubjectMatch]) {
+    assert_eq!(actual.len(), expected.len());
+    for (a, e) in actual.iter().zip(expected) {
+        assert_eq!((&a.subject, &a.reference_id), (&e.subject, &e.reference_id));
+        assert!((a.similarity - e.similarity).abs() < 1e-6);
     }
 }

@@ -1,0 +1,234 @@
+//! The composition root: builds every adapter from the settings and wires them into the
+//! use-cases and the HTTP API (used by `serve` and by the API tests).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use facegate_blob::ObjectBlobStore;
+use facegate_cache::MemoryRateLimiter;
+use facegate_core::account::Role;
+use facegate_core::accounts::{AccountPorts, AccountService, AuthPolicy};
+use facegate_core::ports::{BlobStore, Clock, SealedBlobs, SystemClock};
+use facegate_core::transactions::{TransactionPolicy, TransactionPorts, TransactionService};
+use facegate_core::verification::{VerificationPolicy, VerificationPorts, VerificationService};
+use facegate_core::{FaceService, Ports};
+use facegate_crypto::{PasswordCost, TokenCredentials};
+use facegate_http::stats::RequestStats;
+use facegate_http::{AppState, Health};
+use facegate_store_embedded::EmbeddedStore;
+use facegate_vision::Engine;
+use serde_json::json;
+use tokio::sync::{Notify, watch};
+
+use crate::settings::Settings;
+use crate::{jobs, secrets};
+
+/// Everything `serve` runs.
+#[derive(Debug)]
+pub struct App {
+    pub router: axum::Router,
+    pub health: Arc<Health>,
+    verification: VerificationService,
+    jobs_submitted: Arc<Notify>,
+}
+
+/// Ensures the configured admin account and admin API key; with neither key configured
+/// nor stored, generates one into the data folder.
+async fn bootstrap(settings: &Settings, accounts: &AccountService) -> anyhow::Result<()> {
+    if let Some(password) = settings.auth.admin_password()?
+        && accounts
+            .ensure_user(&settings.auth.admin_username, &password, Role::Admin)
+            .await?
+    {
+        tracing::info!(
+            username = settings.auth.admin_username,
+            "created the admin account"
+        );
+    }
+    if let Some(key) = settings.auth.admin_api_key()? {
+        accounts.ensure_admin_key(&key).await?;
+    } else if !accounts.has_admin_key().await? {
+        let (path, key) = secrets::new_admin_key(settings)?;
+        accounts.ensure_admin_key(&key).await?;
+        tracing::warn!(
+            path = %path.display(),
+            "generated an admin API key (send it as X-API-Key); keep it safe"
+        );
+    }
+    Ok(())
+}
+
+/// The facts `/health/detailed` shows about this instance.
+fn details(settings: &Settings, model: &str, key_id: Option<&str>) -> serde_json::Value {
+    let v = &settings.vision;
+    json!({
+        "status": "ok",
+        "version": env!("CARGO_PKG_VERSION"),
+        "model_pack": v.pack,
+        "model_pack_license": v.pack.licence(),
+        "embedding_model": model,
+        "flip_tta": v.flip_tta,
+        "inference_workers": v.workers,
+        "queue_capacity": v.queue_capacity,
+        "store": {"kind": "embedded", "data_dir": settings.storage.data_dir},
+        "blobs": {"kind": "local", "root": settings.storage.blob_dir},
+        "jobs": {"kind": "embedded"},
+        "rate_limits": {"kind": "memory", "limits": settings.http.rate_limits},
+        "encryption_at_rest": key_id.map_or_else(
+            || json!({"enabled": false}),
+            |id| json!({"enabled": true, "key_id": id}),
+        ),
+    })
+}
+
+/// Accounts and tokens over the store.
+fn accounts(
+    settings: &Settings,
+    store: Arc<EmbeddedStore>,
+    blobs: Arc<dyn BlobStore>,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<AccountService> {
+    let credentials = Arc::new(TokenCredentials::new(
+        secrets::jwt_secret(settings)?.as_bytes(),
+        PasswordCost::Default,
+    )?);
+    let auth = &settings.auth;
+    Ok(AccountService::new(
+        AccountPorts {
+            users: store.clone(),
+            keys: store,
+            credentials,
+            blobs,
+            clock,
+        },
+        AuthPolicy {
+            access_ttl_secs: auth.access_token_ttl_secs,
+            refresh_ttl_secs: auth.refresh_token_ttl_secs,
+            min_password_len: auth.min_password_length,
+        },
+    ))
+}
+
+/// Wires the engine, stores and HTTP layer together. Starting the engine loads and warms
+/// up every model, so the app is ready when this returns.
+pub async fn build(settings: &Settings) -> anyhow::Result<App> {
+    let vision = settings.vision.clone();
+    let engine = Arc::new(
+        tokio::task::spawn_blocking(move || Engine::start(&vision))
+            .await
+            .context("the inference engine's start-up panicked")??,
+    );
+    let sealer = secrets::sealer(&settings.security)?;
+    let store = Arc::new(
+        EmbeddedStore::open(&settings.storage.data_dir, sealer.clone())
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot open the store in {}",
+                    settings.storage.data_dir.display()
+                )
+            })?,
+    );
+    let blobs: Arc<dyn BlobStore> = Arc::new(SealedBlobs::new(
+        Arc::new(ObjectBlobStore::local(&settings.storage.blob_dir)?),
+        sealer.clone(),
+    ));
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let model = engine.model_id().to_string();
+    let policy = settings.policy();
+    let service = FaceService::new(
+        Ports {
+            engine: engine.clone(),
+            references: store.clone(),
+            collections: store.clone(),
+            blobs: blobs.clone(),
+            clock: clock.clone(),
+        },
+        policy,
+    );
+    let accounts = accounts(settings, store.clone(), blobs.clone(), clock.clone())?;
+    bootstrap(settings, &accounts).await?;
+    let worker = &settings.worker;
+    let verification = VerificationService::new(
+        VerificationPorts {
+            engine: engine.clone(),
+            users: store.clone(),
+            jobs: store.clone(),
+            blobs,
+            clock: clock.clone(),
+        },
+        VerificationPolicy {
+            threshold: policy.threshold,
+            min_quality: policy.min_enroll_quality,
+            liveness_threshold: settings
+                .policy
+                .verification_liveness
+                .then_some(policy.liveness_threshold),
+            max_attempts: worker.max_attempts,
+            retry_base_ms: worker.retry_base_ms,
+            lease_ms: worker.lease_ms,
+        },
+    );
+    let transactions = TransactionService::new(
+        TransactionPorts {
+            engine,
+            users: store.clone(),
+            transactions: store.clone(),
+            clock: clock.clone(),
+        },
+        TransactionPolicy {
+            step_up_above_cents: settings.step_up_above_cents(),
+            threshold: policy.threshold,
+        },
+    );
+    let health = Arc::new(Health::new(details(settings, &model, sealer.key_id())));
+    health.set_ready(true);
+    let jobs_submitted = Arc::new(Notify::new());
+    let router = facegate_http::router(
+        AppState {
+            service,
+            accounts,
+            verification: verification.clone(),
+            transactions,
+            audit: store.clone(),
+            inventory: store,
+            limiter: Arc::new(MemoryRateLimiter::new(clock)),
+            health: health.clone(),
+            stats: Arc::new(RequestStats::default()),
+            jobs_submitted: jobs_submitted.clone(),
+        },
+        &settings.http,
+    );
+    Ok(App {
+        router,
+        health,
+        verification,
+        jobs_submitted,
+    })
+}
+
+impl App {
+    /// Serves the API on `listener` and runs the job worker beside it until `shutdown`
+    /// resolves; in-flight requests and the job in progress finish first.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let (stop, stopped) = watch::channel(false);
+        let worker = tokio::spawn(jobs::run(self.verification, self.jobs_submitted, stopped));
+        let served = axum::serve(
+            listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
+        self.health.set_ready(false);
+        let _ = stop.send(true);
+        worker.await.context("the job worker panicked")?;
+        served?;
+        Ok(())
+    }
+}

@@ -1,0 +1,177 @@
+//! [`JobQueue`] on the `jobs` table.
+//!
+//! Claiming is one `UPDATE`: SQLite runs a writing statement under the database's write
+//! lock from its first step, so the choice of the job and its lease are atomic against
+//! every other connection and process.
+
+use async_trait::async_trait;
+use facegate_core::Result;
+use facegate_core::account::{Job, JobState, VerificationResult};
+use facegate_core::model::Timestamp;
+use facegate_core::ports::JobQueue;
+
+use crate::error::StoreError;
+use crate::store::EmbeddedStore;
+
+const JOB_COLUMNS: &str =
+    "id, request, state, attempts, result, last_error, created_at, updated_at";
+
+#[derive(sqlx::FromRow)]
+struct JobRow {
+    id: String,
+    /// JSON.
+    request: String,
+    state: String,
+    attempts: u32,
+    /// JSON.
+    result: Option<String>,
+    last_error: Option<String>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl TryFrom<JobRow> for Job {
+    type Error = StoreError;
+
+    fn try_from(row: JobRow) -> Result<Self, StoreError> {
+        let state = JobState::parse(&row.state)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown job state {:?}", row.state)))?;
+        Ok(Job {
+            request: serde_json::from_str(&row.request)?,
+            result: row
+                .result
+                .as_deref()
+                .map(serde_json::from_str)
+                .transpose()?,
+            id: row.id,
+            state,
+            attempts: row.attempts,
+            last_error: row.last_error,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+/// Due at once: `run_after` is the job's creation time. The job's user must exist.
+async fn enqueue(store: &EmbeddedStore, job: &Job) -> Result<(), StoreError> {
+    let result = job.result.as_ref().map(serde_json::to_string).transpose()?;
+    sqlx::query(
+        "INSERT INTO jobs (id, user_id, request, state, attempts, result, last_error, \
+         run_after, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)",
+    )
+    .bind(&job.id)
+    .bind(job.request.user_id())
+    .bind(serde_json::to_string(&job.request)?)
+    .bind(job.state.as_str())
+    .bind(job.attempts)
+    .bind(result)
+    .bind(&job.last_error)
+    .bind(job.created_at)
+    .bind(job.updated_at)
+    .execute(&store.pool)
+    .await?;
+    Ok(())
+}
+
+async fn claim(
+    store: &EmbeddedStore,
+    now: Timestamp,
+    lease_until: Timestamp,
+) -> Result<Option<Job>, StoreError> {
+    sqlx::query_as::<_, JobRow>(&format!(
+        "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_until = ?2, \
+         updated_at = ?1 \
+         WHERE id = (SELECT id FROM jobs \
+                     WHERE (state = 'queued' AND run_after <= ?1) \
+                        OR (state = 'running' AND lease_until <= ?1) \
+                     ORDER BY created_at, id LIMIT 1) \
+         RETURNING {JOB_COLUMNS}"
+    ))
+    .bind(now)
+    .bind(lease_until)
+    .fetch_optional(&store.pool)
+    .await?
+    .map(Job::try_from)
+    .transpose()
+}
+
+/// A job already done stays as it is (a worker whose lease ran out finishing late); so
+/// does a job that is gone (its user was deleted).
+async fn finish(
+    store: &EmbeddedStore,
+    id: &str,
+    result: &VerificationResult,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE jobs SET state = 'done', result = ?, lease_until = NULL, updated_at = ? \
+         WHERE id = ? AND state != 'done'",
+    )
+    .bind(serde_json::to_string(result)?)
+    .bind(now)
+    .bind(id)
+    .execute(&store.pool)
+    .await?;
+    Ok(())
+}
+
+/// Like [`finish`], leaves done and missing jobs alone.
+async fn retry(
+    store: &EmbeddedStore,
+    id: &str,
+    error: &str,
+    run_after: Timestamp,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE jobs SET state = 'queued', last_error = ?, run_after = ?, lease_until = NULL, \
+         updated_at = ? WHERE id = ? AND state != 'done'",
+    )
+    .bind(error)
+    .bind(run_after)
+    .bind(now)
+    .bind(id)
+    .execute(&store.pool)
+    .await?;
+    Ok(())
+}
+
+async fn get(store: &EmbeddedStore, id: &str) -> Result<Option<Job>, StoreError> {
+    sqlx::query_as::<_, JobRow>(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?"))
+        .bind(id)
+        .fetch_optional(&store.pool)
+        .await?
+        .map(Job::try_from)
+        .transpose()
+}
+
+#[async_trait]
+impl JobQueue for EmbeddedStore {
+    async fn enqueue(&self, job: &Job) -> Result<()> {
+        Ok(enqueue(self, job).await?)
+    }
+
+    /// Oldest (by creation) first.
+    async fn claim(&self, now: Timestamp, lease_until: Timestamp) -> Result<Option<Job>> {
+        Ok(claim(self, now, lease_until).await?)
+    }
+
+    async fn finish(&self, id: &str, result: &VerificationResult, now: Timestamp) -> Result<()> {
+        Ok(finish(self, id, result, now).await?)
+    }
+
+    async fn retry(
+        &self,
+        id: &str,
+        error: &str,
+        run_after: Timestamp,
+        now: Timestamp,
+    ) -> Result<()> {
+        Ok(retry(self, id, error, run_after, now).await?)
+    }
+
+    async fn job(&self, id: &str) -> Result<Option<Job>> {
+        Ok(get(self, id).await?)
+    }
+}

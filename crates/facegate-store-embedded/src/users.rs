@@ -1,0 +1,240 @@
+//! [`UserStore`] on the `users` and `user_faces` tables; refresh tokens are in
+//! [`crate::refresh_tokens`].
+
+use async_trait::async_trait;
+use facegate_core::Result;
+use facegate_core::account::{JobRequest, RefreshToken, RefreshUse, Role, User, UserFace};
+use facegate_core::model::Timestamp;
+use facegate_core::ports::{Sealer, UserStore};
+
+use crate::codec::{EMBEDDING_COLUMNS, StoredEmbedding};
+use crate::error::StoreError;
+use crate::refresh_tokens;
+use crate::store::EmbeddedStore;
+
+const USER_COLUMNS: &str = "id, username, role, verified_at, created_at";
+
+#[derive(sqlx::FromRow)]
+struct UserRow {
+    id: String,
+    username: String,
+    role: String,
+    verified_at: Option<i64>,
+    created_at: i64,
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = StoreError;
+
+    fn try_from(row: UserRow) -> Result<Self, StoreError> {
+        let role = Role::parse(&row.role)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown role {:?}", row.role)))?;
+        Ok(User {
+            id: row.id,
+            username: row.username,
+            role,
+            verified: row.verified_at.is_some(),
+            verified_at: row.verified_at,
+            created_at: row.created_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct UserWithHashRow {
+    #[sqlx(flatten)]
+    user: UserRow,
+    password_hash: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct UserFaceRow {
+    user_id: String,
+    face: String,
+    quality: f32,
+    created_at: i64,
+    #[sqlx(flatten)]
+    embedding: StoredEmbedding,
+}
+
+impl UserFaceRow {
+    fn open(self, sealer: &dyn Sealer) -> Result<UserFace, StoreError> {
+        Ok(UserFace {
+            face: serde_json::from_str(&self.face)?,
+            embedding: self.embedding.open(sealer)?,
+            user_id: self.user_id,
+            quality: self.quality,
+            created_at: self.created_at,
+        })
+    }
+}
+
+/// `user.verified` is not stored: a user is verified when `verified_at` is set.
+async fn insert(
+    store: &EmbeddedStore,
+    user: &User,
+    password_hash: &str,
+) -> Result<bool, StoreError> {
+    let inserted = sqlx::query(
+        "INSERT INTO users (id, username, role, password_hash, verified_at, created_at) \
+         VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (username) DO NOTHING",
+    )
+    .bind(&user.id)
+    .bind(&user.username)
+    .bind(user.role.as_str())
+    .bind(password_hash)
+    .bind(user.verified_at)
+    .bind(user.created_at)
+    .execute(&store.pool)
+    .await?
+    .rows_affected();
+    Ok(inserted == 1)
+}
+
+async fn by_name(
+    store: &EmbeddedStore,
+    username: &str,
+) -> Result<Option<(User, String)>, StoreError> {
+    let row = sqlx::query_as::<_, UserWithHashRow>(&format!(
+        "SELECT {USER_COLUMNS}, password_hash FROM users WHERE username = ?"
+    ))
+    .bind(username)
+    .fetch_optional(&store.pool)
+    .await?;
+    row.map(|row| Ok((User::try_from(row.user)?, row.password_hash)))
+        .transpose()
+}
+
+async fn get(store: &EmbeddedStore, id: &str) -> Result<Option<User>, StoreError> {
+    sqlx::query_as::<_, UserRow>(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?"))
+        .bind(id)
+        .fetch_optional(&store.pool)
+        .await?
+        .map(User::try_from)
+        .transpose()
+}
+
+async fn list(store: &EmbeddedStore) -> Result<Vec<User>, StoreError> {
+    sqlx::query_as::<_, UserRow>(&format!(
+        "SELECT {USER_COLUMNS} FROM users ORDER BY created_at, id"
+    ))
+    .fetch_all(&store.pool)
+    .await?
+    .into_iter()
+    .map(User::try_from)
+    .collect()
+}
+
+/// The user is verified as of the face's `created_at`. A user that does not exist fails
+/// the foreign key.
+async fn set_face(store: &EmbeddedStore, face: &UserFace) -> Result<(), StoreError> {
+    let json = serde_json::to_string(&face.face)?;
+    let embedding = StoredEmbedding::seal(&*store.sealer, &face.embedding)?;
+    let upsert = format!(
+        "INSERT INTO user_faces (user_id, face, quality, created_at, {EMBEDDING_COLUMNS}) \
+         VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (user_id) DO UPDATE SET \
+         face = excluded.face, quality = excluded.quality, created_at = excluded.created_at, \
+         model = excluded.model, embedding = excluded.embedding, key_id = excluded.key_id"
+    );
+    let mut tx = store.pool.begin().await?;
+    let query = sqlx::query(&upsert)
+        .bind(&face.user_id)
+        .bind(json)
+        .bind(face.quality)
+        .bind(face.created_at);
+    embedding.bind(query).execute(&mut *tx).await?;
+    sqlx::query("UPDATE users SET verified_at = ? WHERE id = ?")
+        .bind(face.created_at)
+        .bind(&face.user_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn face(store: &EmbeddedStore, user_id: &str) -> Result<Option<UserFace>, StoreError> {
+    sqlx::query_as::<_, UserFaceRow>(&format!(
+        "SELECT user_id, face, quality, created_at, {EMBEDDING_COLUMNS} FROM user_faces \
+         WHERE user_id = ?"
+    ))
+    .bind(user_id)
+    .fetch_optional(&store.pool)
+    .await?
+    .map(|row| row.open(&*store.sealer))
+    .transpose()
+}
+
+/// Deletes the user's unfinished jobs first, keeping their upload keys, then the user
+/// (the rest cascades). Starting with a write keeps the transaction from failing on a lock
+/// upgrade; when the user does not exist it rolls back (there were no jobs anyway).
+async fn delete(store: &EmbeddedStore, user_id: &str) -> Result<Option<Vec<String>>, StoreError> {
+    let mut tx = store.pool.begin().await?;
+    let requests: Vec<String> = sqlx::query_scalar(
+        "DELETE FROM jobs WHERE user_id = ? AND state != 'done' RETURNING request",
+    )
+    .bind(user_id)
+    .fetch_all(&mut *tx)
+    .await?;
+    let deleted = sqlx::query("DELETE FROM users WHERE id = ?")
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    if deleted == 0 {
+        return Ok(None);
+    }
+    let uploads = requests
+        .iter()
+        .map(|request| {
+            let request: JobRequest = serde_json::from_str(request)?;
+            Ok(request.upload_key().to_owned())
+        })
+        .collect::<Result<_, StoreError>>()?;
+    tx.commit().await?;
+    Ok(Some(uploads))
+}
+
+#[async_trait]
+impl UserStore for EmbeddedStore {
+    async fn insert_user(&self, user: &User, password_hash: &str) -> Result<bool> {
+        Ok(insert(self, user, password_hash).await?)
+    }
+
+    async fn user_by_name(&self, username: &str) -> Result<Option<(User, String)>> {
+        Ok(by_name(self, username).await?)
+    }
+
+    async fn user(&self, id: &str) -> Result<Option<User>> {
+        Ok(get(self, id).await?)
+    }
+
+    /// Oldest first.
+    async fn users(&self) -> Result<Vec<User>> {
+        Ok(list(self).await?)
+    }
+
+    async fn set_user_face(&self, face: &UserFace) -> Result<()> {
+        Ok(set_face(self, face).await?)
+    }
+
+    async fn user_face(&self, user_id: &str) -> Result<Option<UserFace>> {
+        Ok(face(self, user_id).await?)
+    }
+
+    async fn delete_user(&self, user_id: &str) -> Result<Option<Vec<String>>> {
+        Ok(delete(self, user_id).await?)
+    }
+
+    /// A user that does not exist fails the foreign key.
+    async fn insert_refresh_token(&self, token: &RefreshToken) -> Result<()> {
+        Ok(refresh_tokens::insert(self, token).await?)
+    }
+
+    async fn use_refresh_token(&self, digest: &str, now: Timestamp) -> Result<RefreshUse> {
+        Ok(refresh_tokens::use_token(self, digest, now).await?)
+    }
+
+    async fn revoke_refresh_family(&self, family: &str) -> Result<()> {
+        Ok(refresh_tokens::revoke_family(self, family).await?)
+    }
+}
