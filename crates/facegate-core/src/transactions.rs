@@ -88,9 +88,13 @@ pub fn parse_amount(amount: &str) -> Result<i64> {
         ))
     };
     let amount = amount.trim();
-    let (units, fraction) = amount.split_once('.').unwrap_or((amount, ""));
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    if !digits(units) || fraction.len() > 2 || (!fraction.is_empty() && !digits(fraction)) {
+    let (units, fraction) = match amount.split_once('.') {
+        Some((units, fraction)) if digits(fraction) => (units, fraction),
+        Some(_) => return Err(invalid()),
+        None => (amount, ""),
+    };
+    if !digits(units) || fraction.len() > 2 {
         return Err(invalid());
     }
     let units: i64 = units.parse().map_err(|_| invalid())?;

@@ -3,7 +3,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, OriginalUri, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, header};
 use axum::middleware::Next;
@@ -163,7 +163,12 @@ pub async fn authenticate(
 ) -> Response {
     let method = request.method().clone();
     let route = route_of(&request);
-    let target = request.uri().path().to_owned();
+    // Inside the nested API router, `uri()` lost the `/api/v1` prefix.
+    let target = request
+        .extensions()
+        .get::<OriginalUri>()
+        .map_or_else(|| request.uri().path(), |u| u.path())
+        .to_owned();
     let request_id = request
         .headers()
         .get("x-request-id")

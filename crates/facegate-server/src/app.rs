@@ -164,7 +164,7 @@ pub async fn build(settings: &Settings) -> anyhow::Result<App> {
             liveness_threshold: settings
                 .policy
                 .verification_liveness
-                .then_some(policy.liveness_threshold),
+                .then_some(settings.policy.verification_liveness_threshold),
             max_attempts: worker.max_attempts,
             retry_base_ms: worker.retry_base_ms,
             lease_ms: worker.lease_ms,
