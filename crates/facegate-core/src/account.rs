@@ -229,23 +229,41 @@ impl JobState {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum JobRequest {
-    /// Verify a user from an uploaded selfie kept in object storage under `upload_key`.
+    /// Verify a user from an uploaded selfie kept in object storage under `upload_key`;
+    /// the upload is deleted once the job is done.
     UserVerification { user_id: String, upload_key: String },
+    /// Score the facial symmetry of the photo of scan `scan_id` (the photo is kept).
+    Scan {
+        user_id: String,
+        scan_id: String,
+        photo_key: String,
+    },
 }
 
 impl JobRequest {
-    /// The object-store key of the upload this job consumes.
-    pub fn upload_key(&self) -> &str {
+    /// The object-store key of an upload the job consumes: deleted when it is done.
+    pub fn upload_key(&self) -> Option<&str> {
         match self {
-            JobRequest::UserVerification { upload_key, .. } => upload_key,
+            JobRequest::UserVerification { upload_key, .. } => Some(upload_key),
+            JobRequest::Scan { .. } => None,
         }
     }
 
     pub fn user_id(&self) -> &str {
         match self {
-            JobRequest::UserVerification { user_id, .. } => user_id,
+            JobRequest::UserVerification { user_id, .. } | JobRequest::Scan { user_id, .. } => {
+                user_id
+            }
         }
     }
+}
+
+/// What a finished job decided.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum JobResult {
+    Verification(VerificationResult),
+    Scan(crate::scans::ScanResult),
 }
 
 /// The decision of a verification.
@@ -281,7 +299,7 @@ pub struct Job {
     pub request: JobRequest,
     pub state: JobState,
     pub attempts: u32,
-    pub result: Option<VerificationResult>,
+    pub result: Option<JobResult>,
     /// The last transient error, while the job is being retried.
     pub last_error: Option<String>,
     pub created_at: Timestamp,

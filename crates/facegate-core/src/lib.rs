@@ -19,12 +19,15 @@ pub mod accounts;
 pub mod error;
 pub mod face;
 pub mod failure;
+pub mod jobs;
 pub mod model;
 pub mod ports;
+pub mod scans;
 pub mod service;
 pub mod similarity;
 pub mod transactions;
 pub mod verification;
+pub mod webhooks;
 
 pub use error::{ErrorCode, ErrorType};
 pub use face::{BoundingBox, Embedding, FaceDetection, Landmarks5, ModelId, Point};

@@ -13,7 +13,7 @@ use crate::model::{
 };
 use crate::ports::{
     BlobStore, Clock, CollectionStore, DetectedFaces, EmbeddedFace, FaceEngine, FaceReport,
-    ReferenceStore,
+    MatchOp, Metrics, ReferenceStore, Stage, Timer,
 };
 use crate::similarity::{self, Decision, Threshold};
 
@@ -124,6 +124,7 @@ pub struct FaceService {
     collections: Arc<dyn CollectionStore>,
     blobs: Arc<dyn BlobStore>,
     clock: Arc<dyn Clock>,
+    metrics: Arc<dyn Metrics>,
     policy: Policy,
 }
 
@@ -135,6 +136,7 @@ pub struct Ports {
     pub collections: Arc<dyn CollectionStore>,
     pub blobs: Arc<dyn BlobStore>,
     pub clock: Arc<dyn Clock>,
+    pub metrics: Arc<dyn Metrics>,
 }
 
 debug_ports!(Ports);
@@ -182,6 +184,7 @@ impl FaceService {
             collections: ports.collections,
             blobs: ports.blobs,
             clock: ports.clock,
+            metrics: ports.metrics,
             policy,
         }
     }
@@ -271,9 +274,12 @@ impl FaceService {
         }
         let (similarity, reference_id) =
             best.ok_or_else(|| Failure::internal("no embeddings to compare"))?;
+        let decision = Threshold(threshold).decide(similarity);
+        self.metrics
+            .match_score(MatchOp::Verify, decision, similarity);
         Ok(Verification {
             similarity,
-            decision: Threshold(threshold).decide(similarity),
+            decision,
             threshold,
             model: self.engine.model_id().to_string(),
             reference_id,
@@ -380,8 +386,15 @@ impl FaceService {
         let threshold = threshold.unwrap_or(self.policy.threshold);
         validate_threshold(threshold)?;
         let (probe, _) = self.engine.embed_main(image).await?;
-        let candidates = self.references.identify(&probe.embedding, limit).await?;
+        let candidates = {
+            let _timer = Timer::start(|elapsed| self.metrics.stage(Stage::Search, elapsed));
+            self.references.identify(&probe.embedding, limit).await?
+        };
         let best_similarity = candidates.first().map(|m| m.similarity);
+        if let Some(best) = best_similarity {
+            let decision = Threshold(threshold).decide(best);
+            self.metrics.match_score(MatchOp::Identify, decision, best);
+        }
         let matches: Vec<SubjectMatch> = candidates
             .into_iter()
             .filter(|m| m.similarity >= threshold)
@@ -403,6 +416,7 @@ impl FaceService {
         photo_id: &str,
         image: Vec<u8>,
     ) -> Result<Indexing> {
+        let _timer = Timer::start(|elapsed| self.metrics.index(elapsed));
         validate_id("session_id", session_id)?;
         validate_id("photo_id", photo_id)?;
         if let Some(photo) = self.collections.photo(session_id, photo_id).await? {
@@ -479,6 +493,7 @@ impl FaceService {
         threshold: Option<f32>,
         limit: usize,
     ) -> Result<Search> {
+        let _timer = Timer::start(|elapsed| self.metrics.search(elapsed));
         validate_id("session_id", session_id)?;
         self.validate_limit(limit)?;
         let threshold = threshold.unwrap_or(self.policy.search_threshold);
@@ -489,10 +504,16 @@ impl FaceService {
         if status.indexed_photos == 0 {
             return Err(Failure::not_found(format!("session {session_id}")));
         }
-        let matches = self
-            .collections
-            .search(session_id, &probe.embedding, threshold, limit)
-            .await?;
+        let matches = {
+            let _timer = Timer::start(|elapsed| self.metrics.stage(Stage::Search, elapsed));
+            self.collections
+                .search(session_id, &probe.embedding, threshold, limit)
+                .await?
+        };
+        for m in &matches {
+            self.metrics
+                .match_score(MatchOp::Search, Decision::Same, m.similarity);
+        }
         Ok(Search {
             total_matches: matches.len(),
             matches,

@@ -22,12 +22,6 @@ pub struct VerificationPolicy {
     pub min_quality: f32,
     /// Faces below this liveness score are rejected; `None` skips the liveness check.
     pub liveness_threshold: Option<f32>,
-    /// Attempts before a job that keeps failing transiently is given up.
-    pub max_attempts: u32,
-    /// First retry delay; doubled on each attempt.
-    pub retry_base_ms: i64,
-    /// How long a worker holds a claimed job before another may take it.
-    pub lease_ms: i64,
 }
 
 /// The adapters verification works through.
@@ -55,25 +49,6 @@ impl std::fmt::Debug for VerificationService {
             .field("policy", &self.policy)
             .finish_non_exhaustive()
     }
-}
-
-/// Errors of the job's input: retrying cannot change the outcome.
-fn is_permanent(code: ErrorCode) -> bool {
-    !matches!(
-        code,
-        ErrorCode::Overloaded | ErrorCode::ModelUnavailable | ErrorCode::Internal
-    )
-}
-
-/// What became of a claimed job.
-#[derive(Debug, Clone, PartialEq)]
-pub enum JobOutcome {
-    Finished(Job),
-    /// A transient error; the job is due again later.
-    Retried {
-        id: String,
-        error: String,
-    },
 }
 
 impl VerificationService {
@@ -124,50 +99,7 @@ impl VerificationService {
         }
     }
 
-    /// Claims and processes the next due job; `None` when there is none. The result is
-    /// stored before the upload is deleted, so a crash in between only leaves an upload
-    /// to delete when the job is delivered again.
-    pub async fn run_next(&self) -> Result<Option<JobOutcome>> {
-        let now = self.ports.clock.now();
-        let Some(job) = self
-            .ports
-            .jobs
-            .claim(now, now + self.policy.lease_ms)
-            .await?
-        else {
-            return Ok(None);
-        };
-        let result = match self.process(&job).await {
-            Ok(result) => result,
-            Err(e) if job.attempts < self.policy.max_attempts => {
-                let backoff = self.policy.retry_base_ms << job.attempts.saturating_sub(1).min(16);
-                let now = self.ports.clock.now();
-                self.ports
-                    .jobs
-                    .retry(&job.id, &e.message, now + backoff, now)
-                    .await?;
-                return Ok(Some(JobOutcome::Retried {
-                    id: job.id,
-                    error: e.message,
-                }));
-            }
-            Err(e) => self.result(VerificationStatus::Failed, Some(e.code), 0),
-        };
-        self.ports
-            .jobs
-            .finish(&job.id, &result, self.ports.clock.now())
-            .await?;
-        self.ports.blobs.delete(job.request.upload_key()).await?;
-        let job = self
-            .ports
-            .jobs
-            .job(&job.id)
-            .await?
-            .ok_or_else(|| Failure::internal("a finished job vanished"))?;
-        Ok(Some(JobOutcome::Finished(job)))
-    }
-
-    fn result(
+    pub(crate) fn result(
         &self,
         status: VerificationStatus,
         reason: Option<ErrorCode>,
@@ -186,11 +118,11 @@ impl VerificationService {
 
     /// Decides one job. `Err` only for transient faults (the job is retried); every
     /// decision about the upload itself is an `Ok` result.
-    async fn process(&self, job: &Job) -> Result<VerificationResult> {
-        let JobRequest::UserVerification {
-            user_id,
-            upload_key,
-        } = &job.request;
+    pub(crate) async fn process(
+        &self,
+        user_id: &str,
+        upload_key: &str,
+    ) -> Result<VerificationResult> {
         if self.ports.users.user(user_id).await?.is_none() {
             return Ok(self.result(VerificationStatus::Failed, Some(ErrorCode::NotFound), 0));
         }
@@ -203,7 +135,7 @@ impl VerificationService {
         };
         let (face, face_count) = match self.ports.engine.embed_main(image.clone()).await {
             Ok(found) => found,
-            Err(e) if is_permanent(e.code) => {
+            Err(e) if crate::jobs::is_permanent(e.code) => {
                 return Ok(self.result(VerificationStatus::Rejected, Some(e.code), 0));
             }
             Err(e) => return Err(e),
@@ -240,7 +172,7 @@ impl VerificationService {
             self.ports
                 .users
                 .set_user_face(&UserFace {
-                    user_id: user_id.clone(),
+                    user_id: user_id.to_owned(),
                     face: face.face,
                     quality: face.quality,
                     embedding: face.embedding,

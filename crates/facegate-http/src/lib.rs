@@ -4,9 +4,11 @@
 pub mod access;
 pub mod error;
 pub mod json;
+pub mod metrics;
 pub mod routes;
 pub mod state;
 pub mod stats;
+pub mod tracing_context;
 pub mod upload;
 
 use std::time::Duration;
@@ -63,7 +65,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The API routes, each group behind its [`Gate`]: every endpoint declares what it needs.
 fn api(state: &AppState, config: &HttpConfig) -> Router<AppState> {
-    use routes::{accounts, admin, collections, faces, references, transactions};
+    use routes::{accounts, admin, collections, faces, references, scans, transactions};
     let limits = config.rate_limits;
     let trust = config.trust_forwarded_for;
     let gated = |route: MethodRouter<AppState>, need: Need, limit: Option<Limit>| {
@@ -140,6 +142,12 @@ fn api(state: &AppState, config: &HttpConfig) -> Router<AppState> {
             user(get(accounts::me)).merge(user(delete(accounts::forget_me))),
         )
         .route("/jobs/{id}", gated(get(accounts::job), Need::Caller, None))
+        .route("/scans", user(post(scans::create)))
+        .route("/scans/{id}", gated(get(scans::get), Need::Caller, None))
+        .route(
+            "/leaderboard",
+            gated(get(scans::leaderboard), Need::Caller, None),
+        )
         .route("/transactions", user(post(transactions::create)))
         .route("/transactions/report", user(post(transactions::report)))
         .route(
@@ -168,6 +176,7 @@ fn api(state: &AppState, config: &HttpConfig) -> Router<AppState> {
 pub fn router(state: AppState, config: &HttpConfig) -> Router {
     use routes::{docs, health};
     let api = api(&state, config);
+    let tracked = axum::middleware::from_fn_with_state(state.metrics.clone(), metrics::track);
     let origins: Vec<HeaderValue> = config
         .cors_allowed_origins
         .iter()
@@ -188,8 +197,11 @@ pub fn router(state: AppState, config: &HttpConfig) -> Router {
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .route("/health/detailed", get(health::detailed))
+        .route("/metrics", get(routes::metrics::metrics))
         .route("/openapi.json", get(docs::openapi))
         .route("/docs", get(docs::docs))
+        // After every route: a route layer sees the matched template.
+        .route_layer(tracked)
         .fallback(|| async { axum::http::StatusCode::NOT_FOUND })
         .with_state(state)
         .layer(DefaultBodyLimit::max(config.body_limit_bytes))
@@ -211,13 +223,16 @@ pub fn router(state: AppState, config: &HttpConfig) -> Router {
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
         ))
+        .layer(axum::middleware::from_fn(tracing_context::echo_traceparent))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
             let id = req
                 .headers()
                 .get(&REQUEST_ID)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or_default();
-            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+            let span = tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id, trace_id = tracing::field::Empty);
+            tracing_context::continue_trace(&span, req.headers());
+            span
         }))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))

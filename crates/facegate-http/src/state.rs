@@ -5,11 +5,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use facegate_core::FaceService;
 use facegate_core::accounts::AccountService;
-use facegate_core::ports::{AuditLog, InventorySource, RateLimiter};
+use facegate_core::ports::{AuditLog, GaugeSource, InventorySource, RateLimiter};
+use facegate_core::scans::ScanService;
 use facegate_core::transactions::TransactionService;
 use facegate_core::verification::VerificationService;
 use tokio::sync::Notify;
 
+use crate::metrics::PrometheusMetrics;
 use crate::stats::RequestStats;
 
 /// Shared state of the HTTP server.
@@ -19,11 +21,16 @@ pub struct AppState {
     pub accounts: AccountService,
     pub verification: VerificationService,
     pub transactions: TransactionService,
+    pub scans: ScanService,
     pub audit: Arc<dyn AuditLog>,
     pub inventory: Arc<dyn InventorySource>,
     pub limiter: Arc<dyn RateLimiter>,
     pub health: Arc<Health>,
     pub stats: Arc<RequestStats>,
+    /// Shared with the use-cases and the engine, which record into it.
+    pub metrics: Arc<PrometheusMetrics>,
+    /// The levels `/metrics` reads when scraped.
+    pub gauges: Arc<dyn GaugeSource>,
     /// Woken when a job is queued, so the worker need not poll.
     pub jobs_submitted: Arc<Notify>,
 }

@@ -9,11 +9,15 @@ use facegate_blob::ObjectBlobStore;
 use facegate_cache::MemoryRateLimiter;
 use facegate_core::account::Role;
 use facegate_core::accounts::{AccountPorts, AccountService, AuthPolicy};
+use facegate_core::jobs::{JobPolicy, JobPorts, JobService};
+use facegate_core::ports::NoListener;
 use facegate_core::ports::{BlobStore, Clock, SealedBlobs, SystemClock};
+use facegate_core::scans::{ScanPorts, ScanService};
 use facegate_core::transactions::{TransactionPolicy, TransactionPorts, TransactionService};
 use facegate_core::verification::{VerificationPolicy, VerificationPorts, VerificationService};
 use facegate_core::{FaceService, Ports};
 use facegate_crypto::{PasswordCost, TokenCredentials};
+use facegate_http::metrics::PrometheusMetrics;
 use facegate_http::stats::RequestStats;
 use facegate_http::{AppState, Health};
 use facegate_store_embedded::EmbeddedStore;
@@ -29,7 +33,7 @@ use crate::{jobs, secrets};
 pub struct App {
     pub router: axum::Router,
     pub health: Arc<Health>,
-    verification: VerificationService,
+    jobs: JobService,
     jobs_submitted: Arc<Notify>,
 }
 
@@ -114,8 +118,11 @@ fn accounts(
 /// up every model, so the app is ready when this returns.
 pub async fn build(settings: &Settings) -> anyhow::Result<App> {
     let vision = settings.vision.clone();
+    // One registry: the engine, the use-cases and the HTTP layer record into it.
+    let metrics = Arc::new(PrometheusMetrics::new());
+    let engine_metrics = metrics.clone();
     let engine = Arc::new(
-        tokio::task::spawn_blocking(move || Engine::start(&vision))
+        tokio::task::spawn_blocking(move || Engine::start_with_metrics(&vision, engine_metrics))
             .await
             .context("the inference engine's start-up panicked")??,
     );
@@ -144,6 +151,7 @@ pub async fn build(settings: &Settings) -> anyhow::Result<App> {
             collections: store.clone(),
             blobs: blobs.clone(),
             clock: clock.clone(),
+            metrics: metrics.clone(),
         },
         policy,
     );
@@ -155,7 +163,7 @@ pub async fn build(settings: &Settings) -> anyhow::Result<App> {
             engine: engine.clone(),
             users: store.clone(),
             jobs: store.clone(),
-            blobs,
+            blobs: blobs.clone(),
             clock: clock.clone(),
         },
         VerificationPolicy {
@@ -165,6 +173,25 @@ pub async fn build(settings: &Settings) -> anyhow::Result<App> {
                 .policy
                 .verification_liveness
                 .then_some(settings.policy.verification_liveness_threshold),
+        },
+    );
+    let scans = ScanService::new(ScanPorts {
+        engine: engine.clone(),
+        scans: store.clone(),
+        jobs: store.clone(),
+        blobs: blobs.clone(),
+        clock: clock.clone(),
+    });
+    let jobs = JobService::new(
+        JobPorts {
+            queue: store.clone(),
+            blobs,
+            clock: clock.clone(),
+            listener: Arc::new(NoListener),
+        },
+        verification.clone(),
+        scans.clone(),
+        JobPolicy {
             max_attempts: worker.max_attempts,
             retry_base_ms: worker.retry_base_ms,
             lease_ms: worker.lease_ms,
@@ -189,13 +216,16 @@ pub async fn build(settings: &Settings) -> anyhow::Result<App> {
         AppState {
             service,
             accounts,
-            verification: verification.clone(),
+            verification,
             transactions,
+            scans,
             audit: store.clone(),
-            inventory: store,
+            inventory: store.clone(),
             limiter: Arc::new(MemoryRateLimiter::new(clock)),
             health: health.clone(),
             stats: Arc::new(RequestStats::default()),
+            metrics,
+            gauges: store,
             jobs_submitted: jobs_submitted.clone(),
         },
         &settings.http,
@@ -203,7 +233,7 @@ pub async fn build(settings: &Settings) -> anyhow::Result<App> {
     Ok(App {
         router,
         health,
-        verification,
+        jobs,
         jobs_submitted,
     })
 }
@@ -217,7 +247,7 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let (stop, stopped) = watch::channel(false);
-        let worker = tokio::spawn(jobs::run(self.verification, self.jobs_submitted, stopped));
+        let worker = tokio::spawn(jobs::run(self.jobs, self.jobs_submitted, stopped));
         let served = axum::serve(
             listener,
             self.router

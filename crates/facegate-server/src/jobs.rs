@@ -3,33 +3,48 @@
 
 use std::time::Duration;
 
-use facegate_core::verification::{JobOutcome, VerificationService};
+use facegate_core::account::JobResult;
+use facegate_core::jobs::{JobOutcome, JobService};
 use tokio::sync::{Notify, watch};
+use tracing::Instrument as _;
 
 /// How often an idle worker looks for due jobs (retries, expired leases) unprompted.
 const IDLE_POLL: Duration = Duration::from_secs(1);
 
 /// Runs jobs until `stop` turns true; a job in progress is finished first.
 pub async fn run(
-    verification: VerificationService,
+    jobs: JobService,
     submitted: std::sync::Arc<Notify>,
     mut stop: watch::Receiver<bool>,
 ) {
     while !*stop.borrow() {
-        let idle = match verification.run_next().await {
+        let span = tracing::info_span!("job", job_id = tracing::field::Empty);
+        let outcome = jobs.run_next().instrument(span.clone()).await;
+        let idle = match outcome {
             Ok(Some(JobOutcome::Finished(job))) => {
-                let result = job.result.as_ref();
+                span.record("job_id", job.id.as_str());
+                let (kind, status, reason) = match &job.result {
+                    Some(JobResult::Verification(r)) => {
+                        ("verification", format!("{:?}", r.status), r.reason.clone())
+                    }
+                    Some(JobResult::Scan(r)) => {
+                        ("scan", format!("{:?}", r.status), r.reason.clone())
+                    }
+                    None => ("unknown", String::new(), None),
+                };
                 tracing::info!(
                     job_id = job.id,
+                    kind,
                     attempts = job.attempts,
-                    status = ?result.map(|r| r.status),
-                    reason = result.and_then(|r| r.reason.as_deref()),
-                    "verification job finished"
+                    status,
+                    reason,
+                    "job finished"
                 );
                 false
             }
             Ok(Some(JobOutcome::Retried { id, error })) => {
-                tracing::warn!(job_id = id, error, "verification job will be retried");
+                span.record("job_id", id.as_str());
+                tracing::warn!(job_id = id, error, "job will be retried");
                 false
             }
             Ok(None) => true,

@@ -56,7 +56,11 @@ fn main() -> ExitCode {
         Ok(s) => s,
         Err(e) => return cli::fail(&e),
     };
-    telemetry::init(&settings.log);
+    // Dropped when `main` returns, after every command: flushes the spans still queued.
+    let _telemetry = match telemetry::init(&settings.log, &settings.telemetry) {
+        Ok(guard) => guard,
+        Err(e) => return cli::fail(&e),
+    };
     let result = match cli.command {
         Command::Serve => cli::serve::run(&settings),
         Command::Detect(args) => cli::detect::run(&settings, &args),

@@ -238,6 +238,58 @@ impl Default for WorkerSettings {
     }
 }
 
+/// Traces exported over OTLP/HTTP (protobuf); without an endpoint nothing is exported.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TelemetrySettings {
+    /// Base URL of an OTLP/HTTP collector, e.g. `http://jaeger:4318` (`/v1/traces` is
+    /// appended). Unset or empty: no export.
+    pub otlp_endpoint: Option<String>,
+    /// The `service.name` of the exported spans.
+    pub service_name: String,
+    /// Share of new traces kept (0..=1); a caller's `traceparent` decision is followed.
+    pub sample_ratio: f64,
+}
+
+impl Default for TelemetrySettings {
+    fn default() -> Self {
+        Self {
+            otlp_endpoint: None,
+            service_name: "facegate".to_owned(),
+            sample_ratio: 1.0,
+        }
+    }
+}
+
+impl TelemetrySettings {
+    /// The configured endpoint; an empty value (as a chart's blank default) counts as unset.
+    pub fn endpoint(&self) -> Option<&str> {
+        self.otlp_endpoint
+            .as_deref()
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            (0.0..=1.0).contains(&self.sample_ratio),
+            "telemetry.sample_ratio must be in 0..=1"
+        );
+        anyhow::ensure!(
+            !self.service_name.trim().is_empty(),
+            "telemetry.service_name must not be empty"
+        );
+        if let Some(endpoint) = self.endpoint() {
+            // The exporter is built without TLS: a collector sidecar or agent is local.
+            anyhow::ensure!(
+                endpoint.starts_with("http://"),
+                "telemetry.otlp_endpoint must be an http:// URL (OTLP/HTTP, port 4318), got {endpoint}"
+            );
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
@@ -249,6 +301,7 @@ pub struct Settings {
     pub security: SecuritySettings,
     pub worker: WorkerSettings,
     pub log: LogSettings,
+    pub telemetry: TelemetrySettings,
 }
 
 impl Settings {
@@ -331,6 +384,7 @@ impl Settings {
             w.max_attempts >= 1 && w.retry_base_ms >= 1 && w.lease_ms >= 1000,
             "worker: max_attempts and retry_base_ms must be positive, lease_ms at least 1000"
         );
+        self.telemetry.validate()?;
         // Secrets files must be readable now rather than at first use.
         a.jwt_secret()?;
         a.admin_api_key()?;

@@ -15,7 +15,11 @@ mod errors;
 mod health;
 #[path = "api/helpers.rs"]
 mod helpers;
+#[path = "api/metrics.rs"]
+mod metrics;
 #[path = "api/persistence.rs"]
 mod persistence;
+#[path = "api/scans.rs"]
+mod scans;
 #[path = "api/security.rs"]
 mod security;

@@ -6,7 +6,7 @@
 
 use async_trait::async_trait;
 use facegate_core::Result;
-use facegate_core::account::{Job, JobState, VerificationResult};
+use facegate_core::account::{Job, JobResult, JobState};
 use facegate_core::model::Timestamp;
 use facegate_core::ports::JobQueue;
 
@@ -101,7 +101,7 @@ async fn claim(
 async fn finish(
     store: &EmbeddedStore,
     id: &str,
-    result: &VerificationResult,
+    result: &JobResult,
     now: Timestamp,
 ) -> Result<(), StoreError> {
     sqlx::query(
@@ -157,7 +157,7 @@ impl JobQueue for EmbeddedStore {
         Ok(claim(self, now, lease_until).await?)
     }
 
-    async fn finish(&self, id: &str, result: &VerificationResult, now: Timestamp) -> Result<()> {
+    async fn finish(&self, id: &str, result: &JobResult, now: Timestamp) -> Result<()> {
         Ok(finish(self, id, result, now).await?)
     }
 

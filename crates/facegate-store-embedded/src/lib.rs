@@ -13,14 +13,18 @@ mod audit;
 mod codec;
 mod collections;
 mod error;
+mod gauges;
 mod index;
 mod inventory;
 mod jobs;
 mod references;
 mod refresh_tokens;
+mod scans;
 mod store;
 mod transactions;
 mod users;
+mod webhooks;
 
 pub use error::StoreError;
+pub use gauges::{JOBS_TOPIC, PoolStats};
 pub use store::{DATABASE_FILE, EmbeddedStore, MIGRATOR};

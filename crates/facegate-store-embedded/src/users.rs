@@ -164,7 +164,8 @@ async fn face(store: &EmbeddedStore, user_id: &str) -> Result<Option<UserFace>, 
     .transpose()
 }
 
-/// Deletes the user's unfinished jobs first, keeping their upload keys, then the user
+/// Deletes the user's unfinished jobs and their scans first, keeping the keys of the
+/// uploads and scan photos they hold, then the user
 /// (the rest cascades). Starting with a write keeps the transaction from failing on a lock
 /// upgrade; when the user does not exist it rolls back (there were no jobs anyway).
 async fn delete(store: &EmbeddedStore, user_id: &str) -> Result<Option<Vec<String>>, StoreError> {
@@ -175,6 +176,16 @@ async fn delete(store: &EmbeddedStore, user_id: &str) -> Result<Option<Vec<Strin
     .bind(user_id)
     .fetch_all(&mut *tx)
     .await?;
+    let photos: Vec<String> =
+        sqlx::query_scalar("DELETE FROM scans WHERE user_id = ? RETURNING photo_key")
+            .bind(user_id)
+            .fetch_all(&mut *tx)
+            .await?;
+    // Their hooks (with their deliveries); deliveries about them cascade from `users`.
+    sqlx::query("DELETE FROM webhooks WHERE owner = 'user:' || ?")
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
     let deleted = sqlx::query("DELETE FROM users WHERE id = ?")
         .bind(user_id)
         .execute(&mut *tx)
@@ -183,13 +194,12 @@ async fn delete(store: &EmbeddedStore, user_id: &str) -> Result<Option<Vec<Strin
     if deleted == 0 {
         return Ok(None);
     }
-    let uploads = requests
-        .iter()
-        .map(|request| {
-            let request: JobRequest = serde_json::from_str(request)?;
-            Ok(request.upload_key().to_owned())
-        })
-        .collect::<Result<_, StoreError>>()?;
+    let mut uploads = Vec::new();
+    for request in &requests {
+        let request: JobRequest = serde_json::from_str(request)?;
+        uploads.extend(request.upload_key().map(str::to_owned));
+    }
+    uploads.extend(photos);
     tx.commit().await?;
     Ok(Some(uploads))
 }

@@ -1,9 +1,11 @@
 //! Inference off the async runtime: pipelines on dedicated threads fed by a bounded queue.
 
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{Sender, TrySendError, bounded};
 use facegate_core::ModelId;
+use facegate_core::ports::{Metrics, NoMetrics};
 
 use crate::VisionError;
 use crate::config::VisionConfig;
@@ -26,6 +28,15 @@ impl Engine {
     /// Starts `config.workers` threads, each opening and warming up its own pipeline.
     /// Returns once every worker is ready, or the first start-up error.
     pub fn start(config: &VisionConfig) -> Result<Self, VisionError> {
+        Self::start_with_metrics(config, Arc::new(NoMetrics))
+    }
+
+    /// Like [`Engine::start`], with every worker reporting its stage durations and
+    /// embeddings to `metrics` (the warm-up is not reported).
+    pub fn start_with_metrics(
+        config: &VisionConfig,
+        metrics: Arc<dyn Metrics>,
+    ) -> Result<Self, VisionError> {
         let (sender, receiver) = bounded::<Job>(config.queue_capacity.max(1));
         let (ready_tx, ready_rx) = crossbeam_channel::unbounded();
         let mut workers = Vec::new();
@@ -33,11 +44,13 @@ impl Engine {
             let receiver = receiver.clone();
             let ready_tx = ready_tx.clone();
             let config = config.clone();
+            let metrics = metrics.clone();
             let handle = std::thread::Builder::new()
                 .name(format!("facegate-inference-{index}"))
                 .spawn(move || {
                     let opened = Pipeline::open(&config).and_then(|mut p| {
                         p.warm_up()?;
+                        p.set_metrics(metrics);
                         Ok(p)
                     });
                     let mut pipeline = match opened {

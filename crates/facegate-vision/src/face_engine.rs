@@ -1,13 +1,16 @@
 //! The [`FaceEngine`] port implemented by the threaded [`Engine`].
 
 use async_trait::async_trait;
-use facegate_core::ports::{DetectedFaces, EmbeddedFace, FaceAttributes, FaceEngine, FaceReport};
+use facegate_core::ports::{
+    DetectedFaces, EmbeddedFace, FaceAttributes, FaceEngine, FaceReport, Symmetry,
+};
 use facegate_core::{FaceDetection, Failure, ModelId, Result};
 
 use crate::VisionError;
 use crate::attributes;
 use crate::engine::Engine;
 use crate::pipeline::{self, Pipeline};
+use crate::symmetry;
 
 impl From<VisionError> for Failure {
     fn from(e: VisionError) -> Self {
@@ -105,6 +108,17 @@ impl FaceEngine for Engine {
                         })
                     })
                     .collect::<Result<Vec<_>, VisionError>>()
+            })
+            .await?)
+    }
+
+    async fn symmetry(&self, image: Vec<u8>) -> Result<(FaceDetection, Symmetry)> {
+        Ok(self
+            .call(move |p| {
+                let img = p.decode(&image)?;
+                let face = *p.detect_main(&img)?.first().ok_or(VisionError::NoFace)?;
+                let aligned = Pipeline::align(&img, &face)?;
+                Ok((face, symmetry::measure(&aligned, &face.landmarks)))
             })
             .await?)
     }

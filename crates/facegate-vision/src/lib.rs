@@ -18,6 +18,7 @@ pub mod manifest;
 pub mod pipeline;
 pub mod quality;
 pub mod runtime;
+pub mod symmetry;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 

@@ -1,5 +1,9 @@
 //! The face pipeline on one thread: decode -> detect -> align -> embed, plus liveness.
 
+use std::sync::Arc;
+use std::time::Instant;
+
+use facegate_core::ports::{Metrics, NoMetrics, Stage};
 use facegate_core::{Embedding, FaceDetection, ModelId};
 use image::RgbImage;
 use serde::Serialize;
@@ -39,6 +43,8 @@ pub struct Pipeline {
     liveness: Liveness,
     /// Attribute models, opened on first use: most deployments never call them.
     analyzer: Option<Analyzer>,
+    /// Told how long each stage took; [`NoMetrics`] until [`Pipeline::set_metrics`].
+    metrics: Arc<dyn Metrics>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -78,7 +84,21 @@ impl Pipeline {
             embedder: Embedder::open(dir, EmbedderSpec::for_pack(config.pack), threads)?,
             liveness: Liveness::open(dir, threads)?,
             analyzer: None,
+            metrics: Arc::new(NoMetrics),
         })
+    }
+
+    /// Reports the stage durations and embeddings of every later call to `metrics`.
+    pub fn set_metrics(&mut self, metrics: Arc<dyn Metrics>) {
+        self.metrics = metrics;
+    }
+
+    /// Runs `f` as one run of `stage`.
+    fn timed<T>(&mut self, stage: Stage, f: impl FnOnce(&mut Self) -> T) -> T {
+        let started = Instant::now();
+        let out = f(self);
+        self.metrics.stage(stage, started.elapsed());
+        out
     }
 
     pub fn config(&self) -> &VisionConfig {
@@ -91,19 +111,26 @@ impl Pipeline {
 
     /// Decodes an upload within the configured limits.
     pub fn decode(&self, bytes: &[u8]) -> Result<RgbImage, VisionError> {
-        decode::decode(bytes, &self.config.limits)
+        let started = Instant::now();
+        let image = decode::decode(bytes, &self.config.limits);
+        self.metrics.stage(Stage::Decode, started.elapsed());
+        image
     }
 
     /// Every face, the main one first (by the configured rule).
     pub fn detect(&mut self, image: &RgbImage) -> Result<Vec<FaceDetection>, VisionError> {
         let size = self.config.detection_size;
-        self.detect_at(image, size)
+        self.timed(Stage::Detect, |p| p.detect_at(image, size))
     }
 
     /// Faces for an operation on the main face: a fast pass at the smaller
     /// `main_face_detection_size`, then the full [`Pipeline::detect`] when it finds nothing.
     /// Small background faces may go uncounted.
     pub fn detect_main(&mut self, image: &RgbImage) -> Result<Vec<FaceDetection>, VisionError> {
+        self.timed(Stage::Detect, |p| p.detect_main_untimed(image))
+    }
+
+    fn detect_main_untimed(&mut self, image: &RgbImage) -> Result<Vec<FaceDetection>, VisionError> {
         let small = self.config.main_face_detection_size;
         if small < self.config.detection_size {
             let mut faces = self.detector.detect(image, small)?;
@@ -112,7 +139,8 @@ impl Pipeline {
                 return Ok(faces);
             }
         }
-        self.detect(image)
+        let size = self.config.detection_size;
+        self.detect_at(image, size)
     }
 
     fn detect_at(
@@ -136,7 +164,10 @@ impl Pipeline {
 
     /// Embeds aligned crops.
     pub fn embed_aligned(&mut self, crops: &[RgbImage]) -> Result<Vec<Embedding>, VisionError> {
-        self.embedder.embed(crops, self.config.flip_tta)
+        let embeddings =
+            self.timed(Stage::Embed, |p| p.embedder.embed(crops, p.config.flip_tta))?;
+        self.metrics.embeddings(embeddings.len() as u64);
+        Ok(embeddings)
     }
 
     /// Embeds the given faces of an image, in one batch where the model allows it.
@@ -145,10 +176,12 @@ impl Pipeline {
         image: &RgbImage,
         faces: &[FaceDetection],
     ) -> Result<Vec<EmbeddedFace>, VisionError> {
-        let crops = faces
-            .iter()
-            .map(|f| Self::align(image, f))
-            .collect::<Result<Vec<_>, _>>()?;
+        let crops = self.timed(Stage::Align, |_| {
+            faces
+                .iter()
+                .map(|f| Self::align(image, f))
+                .collect::<Result<Vec<_>, _>>()
+        })?;
         let embeddings = self.embed_aligned(&crops)?;
         Ok(faces
             .iter()

@@ -4,11 +4,12 @@ use async_trait::async_trait;
 use serde::Serialize;
 
 use crate::account::{
-    AccessClaims, ApiKey, AuditEntry, Job, RefreshToken, RefreshUse, Transaction, User, UserFace,
-    VerificationResult,
+    AccessClaims, ApiKey, AuditEntry, Job, JobResult, RefreshToken, RefreshUse, Transaction, User,
+    UserFace,
 };
 use crate::failure::Result;
 use crate::model::Timestamp;
+use crate::scans::{LeaderboardEntry, Scan, ScanResult};
 
 /// Accounts, their faces and their refresh tokens.
 #[async_trait]
@@ -54,7 +55,7 @@ pub trait JobQueue: Send + Sync {
     /// `lease_until`.
     async fn claim(&self, now: Timestamp, lease_until: Timestamp) -> Result<Option<Job>>;
     /// Stores the result; the job is done.
-    async fn finish(&self, id: &str, result: &VerificationResult, now: Timestamp) -> Result<()>;
+    async fn finish(&self, id: &str, result: &JobResult, now: Timestamp) -> Result<()>;
     /// Puts the job back after a transient error, due again at `run_after`.
     async fn retry(
         &self,
@@ -64,6 +65,35 @@ pub trait JobQueue: Send + Sync {
         now: Timestamp,
     ) -> Result<()>;
     async fn job(&self, id: &str) -> Result<Option<Job>>;
+}
+
+/// Told of every finished job before the queue marks it done, so that a crash in
+/// between repeats the call: implementations must be idempotent per job.
+#[async_trait]
+pub trait JobListener: Send + Sync {
+    async fn job_finished(&self, job: &Job) -> Result<()>;
+}
+
+/// A [`JobListener`] that does nothing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoListener;
+
+#[async_trait]
+impl JobListener for NoListener {
+    async fn job_finished(&self, _job: &Job) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Facial scans and the leaderboard of their scores.
+#[async_trait]
+pub trait ScanStore: Send + Sync {
+    async fn insert_scan(&self, scan: &Scan) -> Result<()>;
+    async fn scan(&self, id: &str) -> Result<Option<Scan>>;
+    /// Stores the result (and its score for the leaderboard); the scan is done.
+    async fn complete_scan(&self, id: &str, result: &ScanResult, at: Timestamp) -> Result<()>;
+    /// Users by their best score, best first.
+    async fn leaderboard(&self, limit: usize) -> Result<Vec<LeaderboardEntry>>;
 }
 
 /// Users' transactions.

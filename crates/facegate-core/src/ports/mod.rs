@@ -1,13 +1,18 @@
 //! The ports the use-cases need; adapters implement them.
 
 mod accounts;
+mod metrics;
 mod sealed_blobs;
+mod webhooks;
 
 pub use accounts::{
-    ApiKeyStore, AuditLog, Credentials, Inventory, InventorySource, JobQueue, NoEncryption,
-    RateDecision, RateLimiter, Sealer, TokenRejection, TransactionStore, UserStore,
+    ApiKeyStore, AuditLog, Credentials, Inventory, InventorySource, JobListener, JobQueue,
+    NoEncryption, NoListener, RateDecision, RateLimiter, ScanStore, Sealer, TokenRejection,
+    TransactionStore, UserStore,
 };
+pub use metrics::{GaugeSource, Gauges, MatchOp, Metrics, NoMetrics, QueueLevel, Stage, Timer};
 pub use sealed_blobs::SealedBlobs;
+pub use webhooks::{WebhookSender, WebhookStore};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -60,6 +65,17 @@ pub struct FaceReport {
     pub attributes: FaceAttributes,
 }
 
+/// How symmetric a face is, from its aligned crop and its landmarks.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Symmetry {
+    /// 0 (as different as two unrelated faces) to 100 (a perfect mirror image).
+    pub score: f32,
+    /// 0..1: the aligned face against its mirror image, pixel by pixel.
+    pub appearance: f32,
+    /// 0..1: the nose and mouth corners against the eyes' axis.
+    pub landmarks: f32,
+}
+
 /// The face model runtime.
 #[async_trait]
 pub trait FaceEngine: Send + Sync {
@@ -75,6 +91,8 @@ pub trait FaceEngine: Send + Sync {
     async fn liveness(&self, image: Vec<u8>) -> Result<(FaceDetection, f32)>;
     /// Quality, liveness and attributes of every face.
     async fn analyze(&self, image: Vec<u8>) -> Result<Vec<FaceReport>>;
+    /// Facial symmetry of the main face.
+    async fn symmetry(&self, image: Vec<u8>) -> Result<(FaceDetection, Symmetry)>;
 }
 
 /// Enrolled references and subjects.

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::response::Html;
 use utoipa::OpenApi;
 
-use super::{accounts, admin, collections, faces, health, references, transactions};
+use super::{accounts, admin, collections, faces, health, references, scans, transactions};
 
 #[derive(Debug, OpenApi)]
 #[openapi(
@@ -21,6 +21,7 @@ Every error is `{\"error\": {\"code\", \"type\", \"message\", \"request_id\"}}` 
         accounts::register, accounts::token, accounts::logout, accounts::check, accounts::me,
         accounts::forget_me, accounts::verify, accounts::job,
         transactions::create, transactions::report,
+        scans::create, scans::get, scans::leaderboard,
         admin::create_key, admin::list_keys, admin::revoke_key, admin::list_users,
         admin::create_user, admin::delete_user, admin::stats, admin::audit,
     ),
@@ -40,6 +41,7 @@ Every error is `{\"error\": {\"code\", \"type\", \"message\", \"request_id\"}}` 
         (name = "collections", description = "Photo collections searched by selfie"),
         (name = "accounts", description = "Registration, tokens, face verification of users"),
         (name = "transactions", description = "Face-gated transactions"),
+        (name = "scans", description = "Facial symmetry scans and the leaderboard"),
         (name = "admin", description = "API keys, users, statistics, audit log"),
     )
 )]

@@ -6,7 +6,9 @@ pub mod collections;
 pub mod docs;
 pub mod faces;
 pub mod health;
+pub mod metrics;
 pub mod references;
+pub mod scans;
 pub mod transactions;
 
 use crate::error::ApiError;

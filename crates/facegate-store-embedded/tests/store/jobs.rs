@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use facegate_core::account::JobState;
+use facegate_core::account::{JobResult, JobState};
 use facegate_core::ports::JobQueue;
 use facegate_store_embedded::EmbeddedStore;
 
@@ -109,7 +109,9 @@ async fn a_finished_job_keeps_its_result_and_is_never_claimed_again() {
     // A late retry (or finish) of a worker whose lease ran out leaves it done.
     store.retry("j1", "late", 0, 400).await.unwrap();
     let mut other = verified();
-    other.face_count = 3;
+    if let JobResult::Verification(v) = &mut other {
+        v.face_count = 3;
+    }
     store.finish("j1", &other, 500).await.unwrap();
     assert_eq!(store.job("j1").await.unwrap().unwrap(), done);
     // Finishing or retrying a job that is gone is not an error.

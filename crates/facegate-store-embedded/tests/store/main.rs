@@ -4,6 +4,7 @@ mod api_keys;
 mod audit;
 mod collections;
 mod encryption;
+mod gauges;
 mod inventory;
 mod jobs;
 mod lifecycle;

@@ -2,8 +2,8 @@
 
 use facegate_core::Embedding;
 use facegate_core::account::{
-    ApiKey, AuditEntry, Job, JobRequest, JobState, RefreshToken, Role, Scope, Transaction, User,
-    UserFace, VerificationResult, VerificationStatus,
+    ApiKey, AuditEntry, Job, JobRequest, JobResult, JobState, RefreshToken, Role, Scope,
+    Transaction, User, UserFace, VerificationResult, VerificationStatus,
 };
 use facegate_core::model::Timestamp;
 use facegate_core::ports::UserStore;
@@ -91,8 +91,8 @@ pub fn upload_key(job_id: &str) -> String {
     format!("uploads/{job_id}")
 }
 
-pub fn verified() -> VerificationResult {
-    VerificationResult {
+pub fn verified() -> JobResult {
+    JobResult::Verification(VerificationResult {
         status: VerificationStatus::Verified,
         reason: None,
         face_count: 1,
@@ -100,7 +100,7 @@ pub fn verified() -> VerificationResult {
         liveness: Some(0.9),
         similarity: None,
         model: "w600k_mbf@1".to_owned(),
-    }
+    })
 }
 
 pub fn transaction(id: &str, user_id: &str, created_at: Timestamp, step_up: bool) -> Transaction {

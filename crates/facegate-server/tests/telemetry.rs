@@ -1,0 +1,277 @@
+//! Traces over OTLP/HTTP end to end: the real `facegate serve` exports to a small OTLP
+//! receiver started here, and a caller's `traceparent` becomes the parent of the request
+//! span.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::routing::post;
+use facegate_vision::testing::{models_dir, png};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{KeyValue, any_value};
+use opentelemetry_proto::tonic::trace::v1::Span;
+use prost::Message as _;
+use serde_json::Value;
+
+const ADMIN_KEY: &str = "fgk_telemetry-test-key-0123456789abcdefghijkl";
+const SERVICE: &str = "facegate-telemetry-test";
+/// The caller's trace and span of each request (W3C's example ids, then made-up ones).
+const HEALTH_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+const HEALTH_CALLER: &str = "00f067aa0ba902b7";
+const API_TRACE: &str = "0af7651916cd43dd8448eb211c80319c";
+const API_CALLER: &str = "b7ad6b7169203331";
+
+/// Each export request's content type and body.
+type Received = Arc<Mutex<Vec<(String, Bytes)>>>;
+
+async fn receive(State(received): State<Received>, headers: HeaderMap, body: Bytes) {
+    let content_type = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    received.lock().unwrap().push((content_type, body));
+}
+
+/// An OTLP/HTTP receiver on a free port: `POST /v1/traces` keeps every body.
+async fn start_receiver() -> (String, Received) {
+    let received = Received::default();
+    let app = axum::Router::new()
+        .route("/v1/traces", post(receive))
+        .with_state(received.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{address}"), received)
+}
+
+/// The server process; killed if the test ends before it stopped.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_none() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// Starts `facegate serve` on port 0 and returns it with its base URL, read from the
+/// "facegate is serving" log line. The rest of its log is echoed for diagnostics.
+fn start_server(
+    models: &std::path::Path,
+    dir: &std::path::Path,
+    collector: &str,
+) -> (Server, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_facegate"))
+        .arg("serve")
+        .current_dir(dir)
+        .env_remove("FACEGATE_CONFIG")
+        .env("RUST_LOG", "info")
+        .env("FACEGATE__LOG__FORMAT", "json")
+        .env("FACEGATE__HTTP__BIND", "127.0.0.1:0")
+        .env("FACEGATE__STORAGE__DATA_DIR", dir.join("data"))
+        .env("FACEGATE__STORAGE__BLOB_DIR", dir.join("blobs"))
+        .env("FACEGATE__VISION__MODELS_DIR", models)
+        .env("FACEGATE__VISION__WORKERS", "1")
+        .env("FACEGATE__AUTH__ADMIN_API_KEY", ADMIN_KEY)
+        .env("FACEGATE__TELEMETRY__OTLP_ENDPOINT", collector)
+        .env("FACEGATE__TELEMETRY__SERVICE_NAME", SERVICE)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let stderr = child.stderr.take().unwrap();
+    let server = Server(child);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            eprintln!("facegate: {line}");
+            let Ok(event) = serde_json::from_str::<Value>(&line) else {
+                continue;
+            };
+            if event["message"] == "facegate is serving" {
+                let _ = tx.send(event["address"].as_str().unwrap_or_default().to_owned());
+            }
+        }
+    });
+    let address = rx
+        .recv_timeout(Duration::from_mins(3))
+        .expect("facegate logs its address once serving");
+    (server, format!("http://{address}"))
+}
+
+fn traceparent(trace: &str, caller: &str) -> String {
+    format!("00-{trace}-{caller}-01")
+}
+
+/// The trace id in a `traceparent` response header, and its span id.
+fn echoed(response: &reqwest::Response) -> (String, String) {
+    let value = response
+        .headers()
+        .get("traceparent")
+        .expect("the response names its trace")
+        .to_str()
+        .unwrap();
+    let parts: Vec<&str> = value.split('-').collect();
+    assert_eq!(parts.len(), 4, "{value}");
+    (parts[1].to_owned(), parts[2].to_owned())
+}
+
+fn string_attribute<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a str> {
+    attributes.iter().find(|kv| kv.key == key).and_then(|kv| {
+        match kv.value.as_ref()?.value.as_ref()? {
+            any_value::Value::StringValue(s) => Some(s.as_str()),
+            _ => None,
+        }
+    })
+}
+
+/// Every exported span with the `service.name` and `service.version` of its resource.
+fn exported(received: &Received) -> Vec<(Span, String, String)> {
+    let mut spans = Vec::new();
+    for (content_type, body) in received.lock().unwrap().iter() {
+        assert_eq!(content_type, "application/x-protobuf");
+        let request = ExportTraceServiceRequest::decode(body.clone()).expect("an OTLP body");
+        for resource_spans in request.resource_spans {
+            let attributes = resource_spans.resource.unwrap_or_default().attributes;
+            let name = string_attribute(&attributes, "service.name").unwrap_or_default();
+            let version = string_attribute(&attributes, "service.version").unwrap_or_default();
+            for scope in resource_spans.scope_spans {
+                for span in scope.spans {
+                    spans.push((span, name.to_owned(), version.to_owned()));
+                }
+            }
+        }
+    }
+    spans
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_spans_continue_the_callers_trace_and_reach_the_collector() {
+    let Some(models) = models_dir() else {
+        return;
+    };
+    let dir = tempfile::Builder::new()
+        .prefix("facegate-telemetry-")
+        .tempdir()
+        .unwrap();
+    let (collector, received) = start_receiver().await;
+    let (mut server, base) = start_server(&models, dir.path(), &collector);
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_mins(1))
+        .build()
+        .unwrap();
+    let ready = client
+        .get(format!("{base}/health/ready"))
+        .send()
+        .await
+        .unwrap();
+    assert!(ready.status().is_success(), "{}", ready.status());
+
+    let health = client
+        .get(format!("{base}/health"))
+        .header("traceparent", traceparent(HEALTH_TRACE, HEALTH_CALLER))
+        .send()
+        .await
+        .unwrap();
+    assert!(health.status().is_success(), "{}", health.status());
+    let (health_trace, health_span) = echoed(&health);
+    assert_eq!(health_trace, HEALTH_TRACE);
+    assert_ne!(health_span, HEALTH_CALLER);
+
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(png(160, 160))
+            .file_name("black.png")
+            .mime_str("image/png")
+            .unwrap(),
+    );
+    let detect = client
+        .post(format!("{base}/api/v1/detect"))
+        .header("x-api-key", ADMIN_KEY)
+        .header("traceparent", traceparent(API_TRACE, API_CALLER))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let status = detect.status();
+    let (api_trace, api_span) = echoed(&detect);
+    assert!(
+        status.is_success(),
+        "{status}: {}",
+        detect.text().await.unwrap()
+    );
+    assert_eq!(api_trace, API_TRACE);
+
+    // SIGTERM: a graceful stop, after which `main` flushes the queued spans.
+    let pid = server.0.id().to_string();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(killed.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let exit = loop {
+        if let Some(status) = server.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "facegate did not stop on SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(exit.success(), "{exit}");
+
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let find = |trace: &str| {
+        exported(&received)
+            .into_iter()
+            .find(|(span, _, _)| span.name == "request" && hex(&span.trace_id) == trace)
+    };
+    while find(HEALTH_TRACE).is_none() || find(API_TRACE).is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the request spans were not exported: {:?}",
+            exported(&received)
+                .iter()
+                .map(|(s, _, _)| (s.name.clone(), hex(&s.trace_id)))
+                .collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for (trace, caller, span_id, path) in [
+        (HEALTH_TRACE, HEALTH_CALLER, &health_span, "/health"),
+        (API_TRACE, API_CALLER, &api_span, "/api/v1/detect"),
+    ] {
+        let (span, service, version) = find(trace).unwrap();
+        assert_eq!(
+            hex(&span.parent_span_id),
+            caller,
+            "the caller's span is the parent"
+        );
+        assert_eq!(
+            &hex(&span.span_id),
+            span_id,
+            "the response names the request span"
+        );
+        assert_eq!(string_attribute(&span.attributes, "path"), Some(path));
+        assert_eq!(
+            string_attribute(&span.attributes, "trace_id"),
+            Some(trace),
+            "the logs' trace_id field"
+        );
+        assert!(span.end_time_unix_nano >= span.start_time_unix_nano);
+        assert_eq!(service, SERVICE);
+        assert_eq!(version, env!("CARGO_PKG_VERSION"));
+    }
+}

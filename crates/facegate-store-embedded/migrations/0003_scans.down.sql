@@ -1,0 +1,2 @@
+DROP INDEX scans_by_user_score;
+DROP TABLE scans;
