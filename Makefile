@@ -3,7 +3,7 @@ CARGO ?= cargo
 BIN := $(or $(CARGO_TARGET_DIR),target)/release/facegate
 LFW := ../shared/datasets/lfw
 
-.PHONY: setup run test bench eval fmt lint models
+.PHONY: setup run test bench eval fmt lint models deploy-check
 
 setup:
 	scripts/setup.sh
@@ -29,3 +29,6 @@ fmt:
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --release --locked --all-targets -- -D warnings
+
+deploy-check:
+	scripts/validate_deploy.sh

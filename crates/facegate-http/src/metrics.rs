@@ -115,10 +115,6 @@ impl Default for PrometheusMetrics {
 }
 
 impl PrometheusMetrics {
-    #[expect(
-        clippy::too_many_lines,
-        reason = "one registration per metric, each with its help text"
-    )]
     pub fn new() -> Self {
         let metrics = Self {
             registry: Registry::default(),

@@ -11,7 +11,7 @@ use facegate_core::account::Role;
 use facegate_core::accounts::{AccountPorts, AccountService, AuthPolicy};
 use facegate_core::jobs::{JobPolicy, JobPorts, JobService};
 use facegate_core::ports::NoListener;
-use facegate_core::ports::{BlobStore, Clock, SealedBlobs, SystemClock};
+use facegate_core::ports::{BlobStore, Clock, Metrics, SealedBlobs, SystemClock};
 use facegate_core::scans::{ScanPorts, ScanService};
 use facegate_core::transactions::{TransactionPolicy, TransactionPorts, TransactionService};
 use facegate_core::verification::{VerificationPolicy, VerificationPorts, VerificationService};
@@ -120,9 +120,9 @@ pub async fn build(settings: &Settings) -> anyhow::Result<App> {
     let vision = settings.vision.clone();
     // One registry: the engine, the use-cases and the HTTP layer record into it.
     let metrics = Arc::new(PrometheusMetrics::new());
-    let engine_metrics = metrics.clone();
+    let engine_metrics: Arc<dyn Metrics> = metrics.clone();
     let engine = Arc::new(
-        tokio::task::spawn_blocking(move || Engine::start_with_metrics(&vision, engine_metrics))
+        tokio::task::spawn_blocking(move || Engine::start_with_metrics(&vision, &engine_metrics))
             .await
             .context("the inference engine's start-up panicked")??,
     );

@@ -8,9 +8,7 @@ use async_trait::async_trait;
 use facegate_core::Result;
 use facegate_core::model::Timestamp;
 use facegate_core::ports::{Sealer, WebhookStore};
-use facegate_core::webhooks::{
-    ClaimedDelivery, Delivery, DeliveryState, Webhook, WebhookEvent,
-};
+use facegate_core::webhooks::{ClaimedDelivery, Delivery, DeliveryState, Webhook, WebhookEvent};
 
 use crate::error::StoreError;
 use crate::store::EmbeddedStore;
@@ -89,10 +87,7 @@ impl TryFrom<DeliveryRow> for Delivery {
 
 /// The secret as its row holds it: sealed with the sealer's current key, or plain UTF-8
 /// when encryption is off.
-fn seal_secret(
-    sealer: &dyn Sealer,
-    secret: &str,
-) -> Result<(Vec<u8>, Option<String>), StoreError> {
+fn seal_secret(sealer: &dyn Sealer, secret: &str) -> Result<(Vec<u8>, Option<String>), StoreError> {
     let key_id = sealer.key_id().map(str::to_owned);
     let blob = match key_id {
         Some(_) => sealer.seal(secret.as_bytes()).map_err(StoreError::Seal)?,
@@ -257,12 +252,11 @@ async fn claim(
             return Ok(None);
         };
         let delivery = Delivery::try_from(row)?;
-        let target = sqlx::query_as::<_, TargetRow>(
-            "SELECT url, secret, key_id FROM webhooks WHERE id = ?",
-        )
-        .bind(&delivery.webhook_id)
-        .fetch_optional(&store.pool)
-        .await?;
+        let target =
+            sqlx::query_as::<_, TargetRow>("SELECT url, secret, key_id FROM webhooks WHERE id = ?")
+                .bind(&delivery.webhook_id)
+                .fetch_optional(&store.pool)
+                .await?;
         // The hook was deleted in between, and the delivery with it: take the next one.
         let Some(target) = target else { continue };
         return Ok(Some(ClaimedDelivery {

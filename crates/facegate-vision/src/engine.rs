@@ -28,14 +28,14 @@ impl Engine {
     /// Starts `config.workers` threads, each opening and warming up its own pipeline.
     /// Returns once every worker is ready, or the first start-up error.
     pub fn start(config: &VisionConfig) -> Result<Self, VisionError> {
-        Self::start_with_metrics(config, Arc::new(NoMetrics))
+        Self::start_with_metrics(config, &(Arc::new(NoMetrics) as Arc<dyn Metrics>))
     }
 
     /// Like [`Engine::start`], with every worker reporting its stage durations and
     /// embeddings to `metrics` (the warm-up is not reported).
     pub fn start_with_metrics(
         config: &VisionConfig,
-        metrics: Arc<dyn Metrics>,
+        metrics: &Arc<dyn Metrics>,
     ) -> Result<Self, VisionError> {
         let (sender, receiver) = bounded::<Job>(config.queue_capacity.max(1));
         let (ready_tx, ready_rx) = crossbeam_channel::unbounded();

@@ -13,7 +13,10 @@ const STAGES: [&str; 5] = ["decode", "detect", "align", "embed", "search"];
 async fn scrape(app: &TestApp) -> (Scrape, String) {
     let response = app.get("/metrics").await;
     assert_eq!(response.status(), StatusCode::OK);
-    let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(
         content_type.starts_with("text/plain; version=0.0.4"),
         "{content_type}"
@@ -39,18 +42,24 @@ fn sample<'a>(scrape: &'a Scrape, metric: &str, labels: &[(&str, &str)]) -> Opti
 fn value(scrape: &Scrape, metric: &str, labels: &[(&str, &str)]) -> Option<f64> {
     sample(scrape, metric, labels).map(|v| match v {
         Value::Counter(v) | Value::Gauge(v) | Value::Untyped(v) => *v,
-        Value::Histogram(buckets) => buckets
-            .iter()
-            .find(|b| b.less_than.is_infinite())
-            .expect("a +Inf bucket")
-            .count,
+        Value::Histogram(buckets) => {
+            buckets
+                .iter()
+                .find(|b| b.less_than.is_infinite())
+                .expect("a +Inf bucket")
+                .count
+        }
         Value::Summary(_) => panic!("{metric} is a summary"),
     })
 }
 
 fn stage_count(scrape: &Scrape, stage: &str) -> f64 {
-    value(scrape, "facegate_stage_duration_seconds", &[("stage", stage)])
-        .unwrap_or_else(|| panic!("no histogram for stage {stage}"))
+    value(
+        scrape,
+        "facegate_stage_duration_seconds",
+        &[("stage", stage)],
+    )
+    .unwrap_or_else(|| panic!("no histogram for stage {stage}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -65,7 +74,11 @@ async fn metrics_count_what_the_requests_did() {
     for stage in STAGES {
         assert_eq!(stage_count(&before, stage), 0.0, "{stage}: {text}");
     }
-    assert_eq!(value(&before, "facegate_embeddings_total", &[]), Some(0.0), "{text}");
+    assert_eq!(
+        value(&before, "facegate_embeddings_total", &[]),
+        Some(0.0),
+        "{text}"
+    );
 
     // Seven images through the pipeline: enroll, two indexed, a search, a verification of
     // two images and an identification.
@@ -115,10 +128,22 @@ async fn metrics_count_what_the_requests_did() {
         Some(embedded as f64),
         "{text}"
     );
-    assert_eq!(value(&after, "facegate_search_requests_total", &[]), Some(1.0));
-    assert_eq!(value(&after, "facegate_search_duration_seconds", &[]), Some(1.0));
-    assert_eq!(value(&after, "facegate_index_requests_total", &[]), Some(2.0));
-    assert_eq!(value(&after, "facegate_index_duration_seconds", &[]), Some(2.0));
+    assert_eq!(
+        value(&after, "facegate_search_requests_total", &[]),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(&after, "facegate_search_duration_seconds", &[]),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(&after, "facegate_index_requests_total", &[]),
+        Some(2.0)
+    );
+    assert_eq!(
+        value(&after, "facegate_index_duration_seconds", &[]),
+        Some(2.0)
+    );
 
     // HTTP requests by route template, method and status.
     let requests = |route, method, status| {
@@ -128,9 +153,21 @@ async fn metrics_count_what_the_requests_did() {
             &[("route", route), ("method", method), ("status", status)],
         )
     };
-    assert_eq!(requests("/api/v1/search", "POST", "200"), Some(1.0), "{text}");
-    assert_eq!(requests("/api/v1/index", "POST", "201"), Some(2.0), "{text}");
-    assert_eq!(requests("/api/v1/reference", "POST", "201"), Some(1.0), "{text}");
+    assert_eq!(
+        requests("/api/v1/search", "POST", "200"),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        requests("/api/v1/index", "POST", "201"),
+        Some(2.0),
+        "{text}"
+    );
+    assert_eq!(
+        requests("/api/v1/reference", "POST", "201"),
+        Some(1.0),
+        "{text}"
+    );
     // The scrape before this one.
     assert_eq!(requests("/metrics", "GET", "200"), Some(1.0), "{text}");
     assert_eq!(
@@ -162,7 +199,11 @@ async fn metrics_count_what_the_requests_did() {
 
     // Levels read at scrape time: no job waits; the store's pool is open.
     let jobs = [("topic", "jobs")];
-    assert_eq!(value(&after, "facegate_queue_lag", &jobs), Some(0.0), "{text}");
+    assert_eq!(
+        value(&after, "facegate_queue_lag", &jobs),
+        Some(0.0),
+        "{text}"
+    );
     assert_eq!(
         value(&after, "facegate_queue_oldest_age_seconds", &jobs),
         Some(0.0),
