@@ -318,6 +318,10 @@ pub async fn track(
 }
 
 #[cfg(test)]
+#[expect(
+    clippy::float_cmp,
+    reason = "sample counts are whole numbers, exact in f64"
+)]
 mod tests {
     use facegate_core::ports::QueueLevel;
     use prometheus_parse::{HistogramCount, Scrape, Value};
@@ -372,6 +376,10 @@ mod tests {
     }
 
     #[test]
+    #[expect(
+        clippy::too_many_lines,
+        reason = "one scenario: record every kind of metric, then check the rendering"
+    )]
     fn the_registry_renders_what_was_recorded() {
         let metrics = PrometheusMetrics::new();
         metrics.stage(Stage::Decode, Duration::from_millis(3));

@@ -10,8 +10,8 @@ use facegate_cache::MemoryRateLimiter;
 use facegate_core::account::Role;
 use facegate_core::accounts::{AccountPorts, AccountService, AuthPolicy};
 use facegate_core::jobs::{JobPolicy, JobPorts, JobService};
-use facegate_core::ports::NoListener;
 use facegate_core::ports::{BlobStore, Clock, Metrics, SealedBlobs, SystemClock};
+use facegate_core::ports::{JobListener, NoListener, Sealer};
 use facegate_core::scans::{ScanPorts, ScanService};
 use facegate_core::transactions::{TransactionPolicy, TransactionPorts, TransactionService};
 use facegate_core::verification::{VerificationPolicy, VerificationPorts, VerificationService};
@@ -114,15 +114,20 @@ fn accounts(
     ))
 }
 
-/// Wires the engine, stores and HTTP layer together. Starting the engine loads and warms
-/// up every model, so the app is ready when this returns.
-pub async fn build(settings: &Settings) -> anyhow::Result<App> {
+/// The adapters every use-case shares.
+struct Adapters {
+    engine: Arc<Engine>,
+    store: Arc<EmbeddedStore>,
+    blobs: Arc<dyn BlobStore>,
+    clock: Arc<dyn Clock>,
+    sealer: Arc<dyn Sealer>,
+}
+
+/// Starts the engine (loading and warming up every model) and opens the stores.
+async fn adapters(settings: &Settings, metrics: Arc<dyn Metrics>) -> anyhow::Result<Adapters> {
     let vision = settings.vision.clone();
-    // One registry: the engine, the use-cases and the HTTP layer record into it.
-    let metrics = Arc::new(PrometheusMetrics::new());
-    let engine_metrics: Arc<dyn Metrics> = metrics.clone();
     let engine = Arc::new(
-        tokio::task::spawn_blocking(move || Engine::start_with_metrics(&vision, &engine_metrics))
+        tokio::task::spawn_blocking(move || Engine::start_with_metrics(&vision, &metrics))
             .await
             .context("the inference engine's start-up panicked")??,
     );
@@ -141,30 +146,29 @@ pub async fn build(settings: &Settings) -> anyhow::Result<App> {
         Arc::new(ObjectBlobStore::local(&settings.storage.blob_dir)?),
         sealer.clone(),
     ));
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let model = engine.model_id().to_string();
+    Ok(Adapters {
+        engine,
+        store,
+        blobs,
+        clock: Arc::new(SystemClock),
+        sealer,
+    })
+}
+
+/// The asynchronous use-cases and the runner of their jobs.
+fn job_services(
+    settings: &Settings,
+    a: &Adapters,
+    listener: Arc<dyn JobListener>,
+) -> (VerificationService, ScanService, JobService) {
     let policy = settings.policy();
-    let service = FaceService::new(
-        Ports {
-            engine: engine.clone(),
-            references: store.clone(),
-            collections: store.clone(),
-            blobs: blobs.clone(),
-            clock: clock.clone(),
-            metrics: metrics.clone(),
-        },
-        policy,
-    );
-    let accounts = accounts(settings, store.clone(), blobs.clone(), clock.clone())?;
-    bootstrap(settings, &accounts).await?;
-    let worker = &settings.worker;
     let verification = VerificationService::new(
         VerificationPorts {
-            engine: engine.clone(),
-            users: store.clone(),
-            jobs: store.clone(),
-            blobs: blobs.clone(),
-            clock: clock.clone(),
+            engine: a.engine.clone(),
+            users: a.store.clone(),
+            jobs: a.store.clone(),
+            blobs: a.blobs.clone(),
+            clock: a.clock.clone(),
         },
         VerificationPolicy {
             threshold: policy.threshold,
@@ -176,18 +180,19 @@ pub async fn build(settings: &Settings) -> anyhow::Result<App> {
         },
     );
     let scans = ScanService::new(ScanPorts {
-        engine: engine.clone(),
-        scans: store.clone(),
-        jobs: store.clone(),
-        blobs: blobs.clone(),
-        clock: clock.clone(),
+        engine: a.engine.clone(),
+        scans: a.store.clone(),
+        jobs: a.store.clone(),
+        blobs: a.blobs.clone(),
+        clock: a.clock.clone(),
     });
+    let worker = &settings.worker;
     let jobs = JobService::new(
         JobPorts {
-            queue: store.clone(),
-            blobs,
-            clock: clock.clone(),
-            listener: Arc::new(NoListener),
+            queue: a.store.clone(),
+            blobs: a.blobs.clone(),
+            clock: a.clock.clone(),
+            listener,
         },
         verification.clone(),
         scans.clone(),
@@ -197,19 +202,46 @@ pub async fn build(settings: &Settings) -> anyhow::Result<App> {
             lease_ms: worker.lease_ms,
         },
     );
-    let transactions = TransactionService::new(
+    (verification, scans, jobs)
+}
+
+fn transactions(settings: &Settings, a: &Adapters) -> TransactionService {
+    TransactionService::new(
         TransactionPorts {
-            engine,
-            users: store.clone(),
-            transactions: store.clone(),
-            clock: clock.clone(),
+            engine: a.engine.clone(),
+            users: a.store.clone(),
+            transactions: a.store.clone(),
+            clock: a.clock.clone(),
         },
         TransactionPolicy {
             step_up_above_cents: settings.step_up_above_cents(),
-            threshold: policy.threshold,
+            threshold: settings.policy().threshold,
         },
+    )
+}
+
+/// Wires the engine, stores and HTTP layer together. Starting the engine loads and warms
+/// up every model, so the app is ready when this returns.
+pub async fn build(settings: &Settings) -> anyhow::Result<App> {
+    // One registry: the engine, the use-cases and the HTTP layer record into it.
+    let metrics = Arc::new(PrometheusMetrics::new());
+    let a = adapters(settings, metrics.clone()).await?;
+    let service = FaceService::new(
+        Ports {
+            engine: a.engine.clone(),
+            references: a.store.clone(),
+            collections: a.store.clone(),
+            blobs: a.blobs.clone(),
+            clock: a.clock.clone(),
+            metrics: metrics.clone(),
+        },
+        settings.policy(),
     );
-    let health = Arc::new(Health::new(details(settings, &model, sealer.key_id())));
+    let accounts = accounts(settings, a.store.clone(), a.blobs.clone(), a.clock.clone())?;
+    bootstrap(settings, &accounts).await?;
+    let (verification, scans, jobs) = job_services(settings, &a, Arc::new(NoListener));
+    let model = a.engine.model_id().to_string();
+    let health = Arc::new(Health::new(details(settings, &model, a.sealer.key_id())));
     health.set_ready(true);
     let jobs_submitted = Arc::new(Notify::new());
     let router = facegate_http::router(
@@ -217,15 +249,15 @@ pub async fn build(settings: &Settings) -> anyhow::Result<App> {
             service,
             accounts,
             verification,
-            transactions,
+            transactions: transactions(settings, &a),
             scans,
-            audit: store.clone(),
-            inventory: store.clone(),
-            limiter: Arc::new(MemoryRateLimiter::new(clock)),
+            audit: a.store.clone(),
+            inventory: a.store.clone(),
+            limiter: Arc::new(MemoryRateLimiter::new(a.clock.clone())),
             health: health.clone(),
             stats: Arc::new(RequestStats::default()),
             metrics,
-            gauges: store,
+            gauges: a.store,
             jobs_submitted: jobs_submitted.clone(),
         },
         &settings.http,

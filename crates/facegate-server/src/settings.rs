@@ -504,4 +504,27 @@ mod tests {
             Ok(())
         });
     }
+
+    #[test]
+    fn telemetry_is_off_unless_an_http_endpoint_is_set() {
+        figment::Jail::expect_with(|jail| {
+            // A chart's blank default is no endpoint, not an invalid one.
+            jail.set_env("FACEGATE__TELEMETRY__OTLP_ENDPOINT", "");
+            assert_eq!(Settings::load(None).unwrap().telemetry.endpoint(), None);
+            jail.set_env("FACEGATE__TELEMETRY__OTLP_ENDPOINT", "http://jaeger:4318");
+            let s = Settings::load(None).unwrap();
+            assert_eq!(s.telemetry.endpoint(), Some("http://jaeger:4318"));
+            jail.set_env("FACEGATE__TELEMETRY__SAMPLE_RATIO", "1.5");
+            let err = Settings::load(None).unwrap_err().to_string();
+            assert!(err.contains("sample_ratio"), "{err}");
+            jail.set_env("FACEGATE__TELEMETRY__SAMPLE_RATIO", "0.25");
+            jail.set_env(
+                "FACEGATE__TELEMETRY__OTLP_ENDPOINT",
+                "https://collector:4318",
+            );
+            let err = Settings::load(None).unwrap_err().to_string();
+            assert!(err.contains("http://"), "{err}");
+            Ok(())
+        });
+    }
 }

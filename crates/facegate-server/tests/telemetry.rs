@@ -2,6 +2,7 @@
 //! receiver started here, and a caller's `traceparent` becomes the parent of the request
 //! span.
 
+use std::fmt::Write as _;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -154,7 +155,10 @@ fn exported(received: &Received) -> Vec<(Span, String, String)> {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    bytes.iter().fold(String::new(), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -53,16 +53,22 @@ fn value(scrape: &Scrape, metric: &str, labels: &[(&str, &str)]) -> Option<f64> 
     })
 }
 
-fn stage_count(scrape: &Scrape, stage: &str) -> f64 {
-    value(
+/// How many runs of `stage` were observed.
+fn stage_count(scrape: &Scrape, stage: &str) -> u64 {
+    let count = value(
         scrape,
         "facegate_stage_duration_seconds",
         &[("stage", stage)],
     )
-    .unwrap_or_else(|| panic!("no histogram for stage {stage}"))
+    .unwrap_or_else(|| panic!("no histogram for stage {stage}"));
+    count as u64
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[expect(
+    clippy::too_many_lines,
+    reason = "one scenario: real requests, then every metric they must have moved"
+)]
 async fn metrics_count_what_the_requests_did() {
     let Some(fx) = Fixtures::get() else { return };
     let dir = temp_dir();
@@ -72,7 +78,7 @@ async fn metrics_count_what_the_requests_did() {
     // Before any request every stage is there at zero: the warm-up is not counted.
     let (before, text) = scrape(&app).await;
     for stage in STAGES {
-        assert_eq!(stage_count(&before, stage), 0.0, "{stage}: {text}");
+        assert_eq!(stage_count(&before, stage), 0, "{stage}: {text}");
     }
     assert_eq!(
         value(&before, "facegate_embeddings_total", &[]),
@@ -107,12 +113,12 @@ async fn metrics_count_what_the_requests_did() {
     assert_eq!(identified["matches"][0]["subject"], PERSON, "{identified}");
 
     let (after, text) = scrape(&app).await;
-    let images = 7.0;
+    let images = 7;
     for stage in ["decode", "detect", "align", "embed"] {
         assert_eq!(stage_count(&after, stage), images, "{stage}: {text}");
     }
     // The collection search and the identification.
-    assert_eq!(stage_count(&after, "search"), 2.0, "{text}");
+    assert_eq!(stage_count(&after, "search"), 2, "{text}");
     let stage_seconds = value(
         &after,
         "facegate_stage_duration_seconds_sum",

@@ -14,7 +14,7 @@ use crate::support::{
 const INITIAL_TABLES: [&str; 4] = ["_sqlx_migrations", "face_references", "faces", "photos"];
 
 /// Every table, by name, once migrated.
-const ALL_TABLES: [&str; 11] = [
+const ALL_TABLES: [&str; 13] = [
     "_sqlx_migrations",
     "api_keys",
     "audit_log",
@@ -26,6 +26,8 @@ const ALL_TABLES: [&str; 11] = [
     "transactions",
     "user_faces",
     "users",
+    "webhook_deliveries",
+    "webhooks",
 ];
 
 /// Tables by name, without SQLite's own (`sqlite_sequence`, which AUTOINCREMENT creates

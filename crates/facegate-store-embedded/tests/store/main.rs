@@ -13,3 +13,4 @@ mod refresh_tokens;
 mod support;
 mod transactions;
 mod users;
+mod webhooks;

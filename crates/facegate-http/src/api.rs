@@ -1,0 +1,190 @@
+//! The `/api/v1` route table: each route behind its [`Gate`], so every endpoint declares
+//! what it needs from its caller and which rate limit counts it.
+
+use axum::Router;
+use axum::routing::{MethodRouter, delete, get, post};
+use facegate_core::account::Scope;
+
+use crate::access::{self, Gate, Limit, LimitBy, Need};
+use crate::routes::{accounts, admin, collections, faces, references, scans, transactions};
+use crate::state::AppState;
+use crate::{HttpConfig, stats};
+
+type Route = MethodRouter<AppState>;
+
+/// Wraps routes in their gates.
+struct Gates<'a> {
+    state: &'a AppState,
+    config: &'a HttpConfig,
+}
+
+impl Gates<'_> {
+    fn gated(&self, route: Route, need: Need, limit: Option<Limit>) -> Route {
+        route.route_layer(axum::middleware::from_fn_with_state(
+            (
+                self.state.clone(),
+                Gate { need, limit },
+                self.config.trust_forwarded_for,
+            ),
+            access::enforce,
+        ))
+    }
+
+    fn limit(name: &'static str, by: LimitBy, per_minute: u32) -> Limit {
+        Limit {
+            name,
+            by,
+            per_minute,
+        }
+    }
+
+    /// Stateless face operations.
+    fn verify(&self, route: Route) -> Route {
+        self.gated(route, Need::Scope(Scope::Verify), None)
+    }
+
+    /// Enrollment and indexing, limited per key or user.
+    fn index(&self, route: Route) -> Route {
+        let per_minute = self.config.rate_limits.index_per_key_per_minute;
+        self.gated(
+            route,
+            Need::Scope(Scope::Index),
+            Some(Self::limit("index", LimitBy::Caller, per_minute)),
+        )
+    }
+
+    /// Reading subjects and sessions.
+    fn read(&self, route: Route) -> Route {
+        self.gated(route, Need::Scope(Scope::Search), None)
+    }
+
+    /// Searches, limited per client IP; `public` drops the credentials requirement.
+    fn search(&self, route: Route, public: bool) -> Route {
+        let need = if public {
+            Need::Public
+        } else {
+            Need::Scope(Scope::Search)
+        };
+        let per_minute = self.config.rate_limits.search_per_ip_per_minute;
+        self.gated(
+            route,
+            need,
+            Some(Self::limit("search", LimitBy::ClientIp, per_minute)),
+        )
+    }
+
+    /// Acting on the calling user's own account.
+    fn user(&self, route: Route) -> Route {
+        self.gated(route, Need::User, None)
+    }
+
+    /// Any credentials; the use-case decides what the caller may see.
+    fn caller(&self, route: Route) -> Route {
+        self.gated(route, Need::Caller, None)
+    }
+
+    fn admin(&self, route: Route) -> Route {
+        self.gated(route, Need::Scope(Scope::Admin), None)
+    }
+
+    /// Registration and tokens: public, limited per client IP.
+    fn signing_in(&self, route: Route) -> Route {
+        let per_minute = self.config.rate_limits.auth_per_ip_per_minute;
+        self.gated(
+            route,
+            Need::Public,
+            Some(Self::limit("auth", LimitBy::ClientIp, per_minute)),
+        )
+    }
+}
+
+fn faces(g: &Gates) -> Router<AppState> {
+    Router::new()
+        .route("/detect", g.verify(post(faces::detect)))
+        .route("/embed", g.verify(post(faces::embed)))
+        .route("/verify", g.verify(post(faces::verify)))
+        .route("/liveness", g.verify(post(faces::liveness)))
+        .route("/analyze", g.verify(post(faces::analyze)))
+        .route("/reference", g.index(post(references::enroll)))
+        .route(
+            "/reference/{id}",
+            g.read(get(references::get_reference))
+                .merge(g.index(delete(references::delete_reference))),
+        )
+        .route("/subjects", g.read(get(references::list_subjects)))
+        .route(
+            "/subjects/{name}",
+            g.read(get(references::get_subject))
+                .merge(g.index(delete(references::delete_subject))),
+        )
+        .route("/identify", g.search(post(references::identify), false))
+        .route("/index", g.index(post(collections::index)))
+        .route("/index/batch", g.index(post(collections::index_batch)))
+        .route(
+            "/index/{session_id}",
+            g.index(delete(collections::delete_session)),
+        )
+        .route(
+            "/search",
+            g.search(post(collections::search), g.config.public_search),
+        )
+        .route(
+            "/search/status/{session_id}",
+            g.read(get(collections::status)),
+        )
+}
+
+fn accounts(g: &Gates) -> Router<AppState> {
+    Router::new()
+        .route("/auth/register", g.signing_in(post(accounts::register)))
+        .route("/auth/token", g.signing_in(post(accounts::token)))
+        .route("/auth/logout", g.signing_in(post(accounts::logout)))
+        .route("/auth/check", g.user(get(accounts::check)))
+        .route("/auth/verify", g.user(post(accounts::verify)))
+        .route(
+            "/users/me",
+            g.user(get(accounts::me))
+                .merge(g.user(delete(accounts::forget_me))),
+        )
+        .route("/jobs/{id}", g.caller(get(accounts::job)))
+        .route("/scans", g.user(post(scans::create)))
+        .route("/scans/{id}", g.caller(get(scans::get)))
+        .route("/leaderboard", g.caller(get(scans::leaderboard)))
+        .route("/transactions", g.user(post(transactions::create)))
+        .route("/transactions/report", g.user(post(transactions::report)))
+}
+
+fn administration(g: &Gates) -> Router<AppState> {
+    Router::new()
+        .route(
+            "/admin/api-keys",
+            g.admin(post(admin::create_key))
+                .merge(g.admin(get(admin::list_keys))),
+        )
+        .route("/admin/api-keys/{id}", g.admin(delete(admin::revoke_key)))
+        .route(
+            "/admin/users",
+            g.admin(get(admin::list_users))
+                .merge(g.admin(post(admin::create_user))),
+        )
+        .route("/admin/users/{id}", g.admin(delete(admin::delete_user)))
+        .route("/admin/stats", g.admin(get(admin::stats)))
+        .route("/admin/audit", g.admin(get(admin::audit)))
+}
+
+/// Every `/api/v1` route: credentials resolved (and changes audited) once, request
+/// statistics recorded, then each route's gate.
+pub(crate) fn routes(state: &AppState, config: &HttpConfig) -> Router<AppState> {
+    let g = Gates { state, config };
+    faces(&g)
+        .merge(accounts(&g))
+        .merge(administration(&g))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            access::authenticate,
+        ))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            stats::record,
+        ))
+}
