@@ -1,6 +1,7 @@
 //! The asynchronous jobs' runner: claims the next due job from the queue, runs its
 //! use-case, tells the listener (webhooks), marks it done and deletes its upload. Whichever
-//! worker drives it (the in-process loop, a Kafka consumer) calls [`JobService::run_next`].
+//! worker drives it (the in-process loop, a Kafka consumer) calls [`JobService::claim`],
+//! then [`JobService::run`].
 
 use std::sync::Arc;
 
@@ -109,19 +110,19 @@ impl JobService {
         })
     }
 
-    /// Claims and runs the next due job; `None` when there is none. The listener hears of
-    /// the result before the job is marked done, and the upload is deleted after: a crash
-    /// anywhere repeats the remaining steps when the job is delivered again.
-    pub async fn run_next(&self) -> Result<Option<JobOutcome>> {
+    /// Claims the next due job, leased to this worker; `None` when there is none.
+    pub async fn claim(&self) -> Result<Option<Job>> {
         let now = self.ports.clock.now();
-        let Some(mut job) = self
-            .ports
+        self.ports
             .queue
             .claim(now, now + self.policy.lease_ms)
-            .await?
-        else {
-            return Ok(None);
-        };
+            .await
+    }
+
+    /// Runs a claimed job. The listener hears of the result before the job is marked
+    /// done, and the upload is deleted after: a crash anywhere repeats the remaining steps
+    /// when the job is delivered again.
+    pub async fn run(&self, mut job: Job) -> Result<JobOutcome> {
         let result = match self.process(&job.request).await {
             Ok(result) => result,
             Err(e) if job.attempts < self.policy.max_attempts => {
@@ -131,10 +132,10 @@ impl JobService {
                     .queue
                     .retry(&job.id, &e.message, now + backoff, now)
                     .await?;
-                return Ok(Some(JobOutcome::Retried {
+                return Ok(JobOutcome::Retried {
                     id: job.id,
                     error: e.message,
-                }));
+                });
             }
             Err(e) => self.failed(&job.request, e.code).await?,
         };
@@ -151,6 +152,6 @@ impl JobService {
         if let Some(key) = job.request.upload_key() {
             self.ports.blobs.delete(key).await?;
         }
-        Ok(Some(JobOutcome::Finished(Box::new(job))))
+        Ok(JobOutcome::Finished(Box::new(job)))
     }
 }

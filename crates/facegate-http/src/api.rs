@@ -6,7 +6,9 @@ use axum::routing::{MethodRouter, delete, get, post};
 use facegate_core::account::Scope;
 
 use crate::access::{self, Gate, Limit, LimitBy, Need};
-use crate::routes::{accounts, admin, collections, faces, references, scans, transactions};
+use crate::routes::{
+    accounts, admin, collections, faces, references, scans, transactions, webhooks,
+};
 use crate::state::AppState;
 use crate::{HttpConfig, stats};
 
@@ -152,6 +154,16 @@ fn accounts(g: &Gates) -> Router<AppState> {
         .route("/leaderboard", g.caller(get(scans::leaderboard)))
         .route("/transactions", g.user(post(transactions::create)))
         .route("/transactions/report", g.user(post(transactions::report)))
+        .route(
+            "/webhooks",
+            g.caller(post(webhooks::create))
+                .merge(g.caller(get(webhooks::list))),
+        )
+        .route("/webhooks/{id}", g.caller(delete(webhooks::delete)))
+        .route(
+            "/webhooks/{id}/deliveries",
+            g.caller(get(webhooks::deliveries)),
+        )
 }
 
 fn administration(g: &Gates) -> Router<AppState> {

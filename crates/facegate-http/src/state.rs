@@ -9,6 +9,7 @@ use facegate_core::ports::{AuditLog, GaugeSource, InventorySource, RateLimiter};
 use facegate_core::scans::ScanService;
 use facegate_core::transactions::TransactionService;
 use facegate_core::verification::VerificationService;
+use facegate_core::webhooks::WebhookService;
 use tokio::sync::Notify;
 
 use crate::metrics::PrometheusMetrics;
@@ -22,6 +23,7 @@ pub struct AppState {
     pub verification: VerificationService,
     pub transactions: TransactionService,
     pub scans: ScanService,
+    pub webhooks: WebhookService,
     pub audit: Arc<dyn AuditLog>,
     pub inventory: Arc<dyn InventorySource>,
     pub limiter: Arc<dyn RateLimiter>,

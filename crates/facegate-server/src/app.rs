@@ -11,22 +11,24 @@ use facegate_core::account::Role;
 use facegate_core::accounts::{AccountPorts, AccountService, AuthPolicy};
 use facegate_core::jobs::{JobPolicy, JobPorts, JobService};
 use facegate_core::ports::{BlobStore, Clock, Metrics, SealedBlobs, SystemClock};
-use facegate_core::ports::{JobListener, NoListener, Sealer};
+use facegate_core::ports::{JobListener, Sealer};
 use facegate_core::scans::{ScanPorts, ScanService};
 use facegate_core::transactions::{TransactionPolicy, TransactionPorts, TransactionService};
 use facegate_core::verification::{VerificationPolicy, VerificationPorts, VerificationService};
+use facegate_core::webhooks::{WebhookPolicy, WebhookPorts, WebhookService};
 use facegate_core::{FaceService, Ports};
 use facegate_crypto::{PasswordCost, TokenCredentials};
 use facegate_http::metrics::PrometheusMetrics;
 use facegate_http::stats::RequestStats;
 use facegate_http::{AppState, Health};
+use facegate_notify::{HttpWebhookSender, SenderConfig};
 use facegate_store_embedded::EmbeddedStore;
 use facegate_vision::Engine;
 use serde_json::json;
 use tokio::sync::{Notify, watch};
 
 use crate::settings::Settings;
-use crate::{jobs, secrets};
+use crate::{deliveries, jobs, secrets};
 
 /// Everything `serve` runs.
 #[derive(Debug)]
@@ -35,6 +37,8 @@ pub struct App {
     pub health: Arc<Health>,
     jobs: JobService,
     jobs_submitted: Arc<Notify>,
+    webhooks: WebhookService,
+    deliveries_due: Arc<Notify>,
 }
 
 /// Ensures the configured admin account and admin API key; with neither key configured
@@ -220,6 +224,34 @@ fn transactions(settings: &Settings, a: &Adapters) -> TransactionService {
     )
 }
 
+/// Webhooks over the store, sent by the HTTP sender.
+fn webhooks(settings: &Settings, a: &Adapters) -> anyhow::Result<WebhookService> {
+    let w = &settings.webhooks;
+    let sender = HttpWebhookSender::new(SenderConfig {
+        timeout: std::time::Duration::from_millis(w.timeout_ms),
+        allow_private_targets: w.allow_private_targets,
+    })?;
+    // Only its `new_secret` is used (the signing secrets).
+    let credentials = Arc::new(TokenCredentials::new(
+        secrets::jwt_secret(settings)?.as_bytes(),
+        PasswordCost::Default,
+    )?);
+    Ok(WebhookService::new(
+        WebhookPorts {
+            store: a.store.clone(),
+            sender: Arc::new(sender),
+            credentials,
+            clock: a.clock.clone(),
+        },
+        WebhookPolicy {
+            max_attempts: w.max_attempts,
+            retry_base_ms: w.retry_base_ms,
+            lease_ms: w.lease_ms,
+            allow_private_targets: w.allow_private_targets,
+        },
+    ))
+}
+
 /// Wires the engine, stores and HTTP layer together. Starting the engine loads and warms
 /// up every model, so the app is ready when this returns.
 pub async fn build(settings: &Settings) -> anyhow::Result<App> {
@@ -239,7 +271,10 @@ pub async fn build(settings: &Settings) -> anyhow::Result<App> {
     );
     let accounts = accounts(settings, a.store.clone(), a.blobs.clone(), a.clock.clone())?;
     bootstrap(settings, &accounts).await?;
-    let (verification, scans, jobs) = job_services(settings, &a, Arc::new(NoListener));
+    let webhooks = webhooks(settings, &a)?;
+    let deliveries_due = Arc::new(Notify::new());
+    let listener = deliveries::WakeDeliveries::new(webhooks.clone(), deliveries_due.clone());
+    let (verification, scans, jobs) = job_services(settings, &a, Arc::new(listener));
     let model = a.engine.model_id().to_string();
     let health = Arc::new(Health::new(details(settings, &model, a.sealer.key_id())));
     health.set_ready(true);
@@ -251,6 +286,7 @@ pub async fn build(settings: &Settings) -> anyhow::Result<App> {
             verification,
             transactions: transactions(settings, &a),
             scans,
+            webhooks: webhooks.clone(),
             audit: a.store.clone(),
             inventory: a.store.clone(),
             limiter: Arc::new(MemoryRateLimiter::new(a.clock.clone())),
@@ -267,18 +303,26 @@ pub async fn build(settings: &Settings) -> anyhow::Result<App> {
         health,
         jobs,
         jobs_submitted,
+        webhooks,
+        deliveries_due,
     })
 }
 
 impl App {
-    /// Serves the API on `listener` and runs the job worker beside it until `shutdown`
-    /// resolves; in-flight requests and the job in progress finish first.
+    /// Serves the API on `listener` and runs the job and webhook delivery workers beside
+    /// it until `shutdown` resolves; in-flight requests, the job and the delivery in
+    /// progress finish first.
     pub async fn serve(
         self,
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let (stop, stopped) = watch::channel(false);
+        let sender = tokio::spawn(deliveries::run(
+            self.webhooks,
+            self.deliveries_due,
+            stopped.clone(),
+        ));
         let worker = tokio::spawn(jobs::run(self.jobs, self.jobs_submitted, stopped));
         let served = axum::serve(
             listener,
@@ -290,6 +334,9 @@ impl App {
         self.health.set_ready(false);
         let _ = stop.send(true);
         worker.await.context("the job worker panicked")?;
+        sender
+            .await
+            .context("the webhook delivery worker panicked")?;
         served?;
         Ok(())
     }

@@ -18,33 +18,10 @@ pub async fn run(
     mut stop: watch::Receiver<bool>,
 ) {
     while !*stop.borrow() {
-        let span = tracing::info_span!("job", job_id = tracing::field::Empty);
-        let outcome = jobs.run_next().instrument(span.clone()).await;
-        let idle = match outcome {
-            Ok(Some(JobOutcome::Finished(job))) => {
-                span.record("job_id", job.id.as_str());
-                let (kind, status, reason) = match &job.result {
-                    Some(JobResult::Verification(r)) => {
-                        ("verification", format!("{:?}", r.status), r.reason.clone())
-                    }
-                    Some(JobResult::Scan(r)) => {
-                        ("scan", format!("{:?}", r.status), r.reason.clone())
-                    }
-                    None => ("unknown", String::new(), None),
-                };
-                tracing::info!(
-                    job_id = job.id,
-                    kind,
-                    attempts = job.attempts,
-                    status,
-                    reason,
-                    "job finished"
-                );
-                false
-            }
-            Ok(Some(JobOutcome::Retried { id, error })) => {
-                span.record("job_id", id.as_str());
-                tracing::warn!(job_id = id, error, "job will be retried");
+        let idle = match jobs.claim().await {
+            Ok(Some(job)) => {
+                let span = tracing::info_span!("job", job_id = job.id.as_str());
+                log_outcome(jobs.run(job).instrument(span).await);
                 false
             }
             Ok(None) => true,
@@ -60,5 +37,31 @@ pub async fn run(
                 _ = stop.changed() => {}
             }
         }
+    }
+}
+
+fn log_outcome(outcome: facegate_core::Result<JobOutcome>) {
+    match outcome {
+        Ok(JobOutcome::Finished(job)) => {
+            let (kind, status, reason) = match &job.result {
+                Some(JobResult::Verification(r)) => {
+                    ("verification", format!("{:?}", r.status), r.reason.clone())
+                }
+                Some(JobResult::Scan(r)) => ("scan", format!("{:?}", r.status), r.reason.clone()),
+                None => ("unknown", String::new(), None),
+            };
+            tracing::info!(
+                job_id = job.id,
+                kind,
+                attempts = job.attempts,
+                status,
+                reason,
+                "job finished"
+            );
+        }
+        Ok(JobOutcome::Retried { id, error }) => {
+            tracing::warn!(job_id = id, error, "job will be retried");
+        }
+        Err(e) => tracing::error!(error = %e, "a job could not be completed"),
     }
 }

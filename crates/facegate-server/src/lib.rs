@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod cli;
+pub mod deliveries;
 pub mod evaluation;
 pub mod jobs;
 pub mod secrets;

@@ -51,6 +51,8 @@ enum ConfigCommand {
 }
 
 fn main() -> ExitCode {
+    // Before any HTTP client is built (the OTLP exporter, webhooks): reqwest needs it.
+    facegate_notify::install_crypto_provider();
     let cli = Cli::parse();
     let settings = match Settings::load(cli.config.as_deref()) {
         Ok(s) => s,

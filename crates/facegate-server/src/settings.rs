@@ -55,6 +55,7 @@ pub struct PolicySettings {
     /// Largest `limit` of a search or identification.
     pub max_results: usize,
     /// Transactions above this amount need a fresh selfie that matches the user's face.
+    #[serde(deserialize_with = "amount_text")]
     pub step_up_amount: String,
     /// User verification rejects selfies whose liveness score is below
     /// `verification_liveness_threshold`.
@@ -97,6 +98,23 @@ impl Default for StorageSettings {
             blob_dir: PathBuf::from("data/blobs"),
         }
     }
+}
+
+/// An amount as text, also when the environment made it a number
+/// (`FACEGATE__POLICY__STEP_UP_AMOUNT=500`).
+fn amount_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Amount {
+        Text(String),
+        Integer(i64),
+        Decimal(f64),
+    }
+    Ok(match Amount::deserialize(d)? {
+        Amount::Text(s) => s,
+        Amount::Integer(i) => i.to_string(),
+        Amount::Decimal(f) => f.to_string(),
+    })
 }
 
 /// A secret given inline or, better, as a file (`..._file`, e.g. a mounted secret).
@@ -238,6 +256,50 @@ impl Default for WorkerSettings {
     }
 }
 
+/// Webhook deliveries: retries, the request timeout and the SSRF rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// Attempts before a delivery is given up.
+    pub max_attempts: u32,
+    /// First retry delay, doubled on each attempt.
+    pub retry_base_ms: i64,
+    /// A claimed delivery not settled within this is claimed again (the worker died);
+    /// longer than `timeout_ms`.
+    pub lease_ms: i64,
+    /// Longest wait for a receiver's answer.
+    pub timeout_ms: u64,
+    /// Allow targets on loopback, private and link-local addresses (SSRF risk: only for
+    /// tests or receivers inside a trusted network).
+    pub allow_private_targets: bool,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        Self {
+            max_attempts: 6,
+            retry_base_ms: 2000,
+            lease_ms: 60_000,
+            timeout_ms: 10_000,
+            allow_private_targets: false,
+        }
+    }
+}
+
+impl WebhookSettings {
+    fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.max_attempts >= 1 && self.retry_base_ms >= 1 && self.timeout_ms >= 1,
+            "webhooks: max_attempts, retry_base_ms and timeout_ms must be positive"
+        );
+        anyhow::ensure!(
+            u64::try_from(self.lease_ms).is_ok_and(|lease| lease > self.timeout_ms),
+            "webhooks.lease_ms must be longer than webhooks.timeout_ms"
+        );
+        Ok(())
+    }
+}
+
 /// Traces exported over OTLP/HTTP (protobuf); without an endpoint nothing is exported.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -300,6 +362,7 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub security: SecuritySettings,
     pub worker: WorkerSettings,
+    pub webhooks: WebhookSettings,
     pub log: LogSettings,
     pub telemetry: TelemetrySettings,
 }
@@ -385,6 +448,7 @@ impl Settings {
             "worker: max_attempts and retry_base_ms must be positive, lease_ms at least 1000"
         );
         self.telemetry.validate()?;
+        self.webhooks.validate()?;
         // Secrets files must be readable now rather than at first use.
         a.jwt_secret()?;
         a.admin_api_key()?;
@@ -497,7 +561,9 @@ mod tests {
             jail.set_env("FACEGATE__POLICY__STEP_UP_AMOUNT", "-5");
             let err = Settings::load(None).unwrap_err().to_string();
             assert!(err.contains("step_up_amount"), "{err}");
-            jail.set_env("FACEGATE__POLICY__STEP_UP_AMOUNT", "10");
+            jail.set_env("FACEGATE__POLICY__STEP_UP_AMOUNT", "250");
+            let s = Settings::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(s.step_up_above_cents(), 25_000);
             jail.set_env("FACEGATE__AUTH__JWT_SECRET", "inline");
             let err = Settings::load(None).unwrap_err().to_string();
             assert!(err.contains("not both"), "{err}");

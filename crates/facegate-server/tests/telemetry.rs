@@ -161,6 +161,52 @@ fn hex(bytes: &[u8]) -> String {
     })
 }
 
+/// `POST /api/v1/detect` (a real inference) in the API's trace; the echoed trace context.
+async fn detect(client: &reqwest::Client, base: &str) -> (String, String) {
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(png(160, 160))
+            .file_name("black.png")
+            .mime_str("image/png")
+            .unwrap(),
+    );
+    let response = client
+        .post(format!("{base}/api/v1/detect"))
+        .header("x-api-key", ADMIN_KEY)
+        .header("traceparent", traceparent(API_TRACE, API_CALLER))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let echoed = echoed(&response);
+    assert!(
+        status.is_success(),
+        "{status}: {}",
+        response.text().await.unwrap()
+    );
+    echoed
+}
+
+/// SIGTERM: a graceful stop, after which `main` flushes the queued spans.
+async fn stop(server: &mut Server) {
+    let pid = server.0.id().to_string();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(killed.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let exit = loop {
+        if let Some(status) = server.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "facegate did not stop on SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(exit.success(), "{exit}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn request_spans_continue_the_callers_trace_and_reach_the_collector() {
     let Some(models) = models_dir() else {
@@ -195,46 +241,10 @@ async fn request_spans_continue_the_callers_trace_and_reach_the_collector() {
     assert_eq!(health_trace, HEALTH_TRACE);
     assert_ne!(health_span, HEALTH_CALLER);
 
-    let form = reqwest::multipart::Form::new().part(
-        "file",
-        reqwest::multipart::Part::bytes(png(160, 160))
-            .file_name("black.png")
-            .mime_str("image/png")
-            .unwrap(),
-    );
-    let detect = client
-        .post(format!("{base}/api/v1/detect"))
-        .header("x-api-key", ADMIN_KEY)
-        .header("traceparent", traceparent(API_TRACE, API_CALLER))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    let status = detect.status();
-    let (api_trace, api_span) = echoed(&detect);
-    assert!(
-        status.is_success(),
-        "{status}: {}",
-        detect.text().await.unwrap()
-    );
+    let (api_trace, api_span) = detect(&client, &base).await;
     assert_eq!(api_trace, API_TRACE);
 
-    // SIGTERM: a graceful stop, after which `main` flushes the queued spans.
-    let pid = server.0.id().to_string();
-    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    assert!(killed.success());
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let exit = loop {
-        if let Some(status) = server.0.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "facegate did not stop on SIGTERM"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    assert!(exit.success(), "{exit}");
+    stop(&mut server).await;
 
     let deadline = Instant::now() + Duration::from_secs(20);
     let find = |trace: &str| {

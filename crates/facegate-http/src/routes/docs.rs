@@ -4,7 +4,9 @@ use axum::Json;
 use axum::response::Html;
 use utoipa::OpenApi;
 
-use super::{accounts, admin, collections, faces, health, references, scans, transactions};
+use super::{
+    accounts, admin, collections, faces, health, references, scans, transactions, webhooks,
+};
 
 #[derive(Debug, OpenApi)]
 #[openapi(
@@ -22,6 +24,7 @@ Every error is `{\"error\": {\"code\", \"type\", \"message\", \"request_id\"}}` 
         accounts::forget_me, accounts::verify, accounts::job,
         transactions::create, transactions::report,
         scans::create, scans::get, scans::leaderboard,
+        webhooks::create, webhooks::list, webhooks::delete, webhooks::deliveries,
         admin::create_key, admin::list_keys, admin::revoke_key, admin::list_users,
         admin::create_user, admin::delete_user, admin::stats, admin::audit,
     ),
@@ -30,7 +33,7 @@ Every error is `{\"error\": {\"code\", \"type\", \"message\", \"request_id\"}}` 
         collections::IndexForm, collections::SearchForm, collections::BatchForm,
         collections::BatchPhotoForm, accounts::RegisterForm, accounts::TokenForm,
         accounts::LogoutForm, accounts::SelfieForm, transactions::TransactionForm,
-        transactions::ReportForm, admin::ApiKeyForm, admin::UserForm,
+        transactions::ReportForm, admin::ApiKeyForm, admin::UserForm, webhooks::WebhookForm,
     )),
     modifiers(&SecuritySchemes),
     security(("api_key" = []), ("bearer" = [])),
@@ -42,6 +45,7 @@ Every error is `{\"error\": {\"code\", \"type\", \"message\", \"request_id\"}}` 
         (name = "accounts", description = "Registration, tokens, face verification of users"),
         (name = "transactions", description = "Face-gated transactions"),
         (name = "scans", description = "Facial symmetry scans and the leaderboard"),
+        (name = "webhooks", description = "Signed notifications when a result is ready"),
         (name = "admin", description = "API keys, users, statistics, audit log"),
     )
 )]
@@ -118,6 +122,7 @@ mod tests {
             "/api/v1/auth/token",
             "/api/v1/transactions/report",
             "/api/v1/admin/stats",
+            "/api/v1/webhooks/{id}/deliveries",
         ] {
             assert!(doc.paths.paths.contains_key(path), "{path} is missing");
         }

@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod references;
 pub mod scans;
 pub mod transactions;
+pub mod webhooks;
 
 use crate::error::ApiError;
 use crate::upload::Upload;
