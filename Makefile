@@ -11,8 +11,12 @@ setup:
 run: setup
 	$(BIN) serve
 
+# Starts a throwaway PostgreSQL + pgvector on 127.0.0.1 for the store's tests, stops it after.
 test: setup
-	FACEGATE_REQUIRE_MODELS=1 $(CARGO) test --release --locked --workspace --all-targets
+	url=$$(scripts/test-postgres.sh start) && \
+	FACEGATE_TEST_DATABASE_URL="$$url" FACEGATE_REQUIRE_MODELS=1 FACEGATE_REQUIRE_SERVICES=1 \
+	  $(CARGO) test --release --locked --workspace --all-targets; \
+	rc=$$?; scripts/test-postgres.sh stop >/dev/null 2>&1; exit $$rc
 
 bench: setup
 	$(BIN) bench --json reports/bench-$${FACEGATE__VISION__PACK:-insightface}.json

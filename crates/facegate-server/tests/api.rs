@@ -23,3 +23,5 @@ mod persistence;
 mod scans;
 #[path = "api/security.rs"]
 mod security;
+#[path = "api/webhooks.rs"]
+mod webhooks;

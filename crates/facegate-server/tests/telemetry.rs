@@ -218,6 +218,8 @@ async fn request_spans_continue_the_callers_trace_and_reach_the_collector() {
         .unwrap();
     let (collector, received) = start_receiver().await;
     let (mut server, base) = start_server(&models, dir.path(), &collector);
+    // reqwest is built with TLS but no crypto provider of its own (see facegate-notify).
+    facegate_notify::install_crypto_provider();
     let client = reqwest::Client::builder()
         .no_proxy()
         .timeout(Duration::from_mins(1))

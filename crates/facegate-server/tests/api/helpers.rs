@@ -64,6 +64,8 @@ pub fn settings(models: &Path, dir: &Path) -> Settings {
 }
 
 fn client_builder() -> reqwest::ClientBuilder {
+    // reqwest is built with TLS but no crypto provider of its own (see facegate-notify).
+    facegate_notify::install_crypto_provider();
     reqwest::Client::builder()
         .no_proxy()
         .timeout(Duration::from_mins(2))

@@ -14,7 +14,7 @@ use crate::support::{
 const INITIAL_TABLES: [&str; 4] = ["_sqlx_migrations", "face_references", "faces", "photos"];
 
 /// Every table, by name, once migrated.
-const ALL_TABLES: [&str; 13] = [
+const ALL_TABLES: [&str; 14] = [
     "_sqlx_migrations",
     "api_keys",
     "audit_log",
@@ -23,6 +23,7 @@ const ALL_TABLES: [&str; 13] = [
     "jobs",
     "photos",
     "refresh_tokens",
+    "scans",
     "transactions",
     "user_faces",
     "users",

@@ -1,0 +1,2 @@
+DROP TABLE faces;
+DROP TABLE photos;

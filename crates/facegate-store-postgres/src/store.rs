@@ -1,0 +1,68 @@
+//! Connecting to the database and migrating its schema.
+
+use facegate_core::ports::Sealer;
+use sqlx::PgPool;
+use sqlx::migrate::Migrator;
+use sqlx::postgres::PgPoolOptions;
+
+use crate::error::StoreError;
+
+/// The schema migrations (reversible: `migrations/NNNN_name.{up,down}.sql`). `connect`
+/// runs them; `facegate migrate` may also run or undo them.
+pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// Connections `connect` opens at most.
+const MAX_CONNECTIONS: u32 = 10;
+
+/// References and photo collections in PostgreSQL, searched with pgvector's HNSW indexes.
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    pub(crate) pool: PgPool,
+}
+
+impl PostgresStore {
+    /// Connects to `url` (`postgres://user:password@host:port/database`) and migrates the
+    /// schema. See [`PostgresStore::from_pool`] for `sealer`.
+    pub async fn connect(url: &str, sealer: &dyn Sealer) -> Result<Self, StoreError> {
+        refuse_encryption(sealer)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .connect(url)
+            .await?;
+        Self::from_pool(pool, sealer).await
+    }
+
+    /// The store on an existing pool; migrates the schema. Embeddings are stored as plain
+    /// pgvector values, which pgvector can index: a `sealer` with a key (encryption at rest
+    /// switched on) is refused with [`StoreError::EncryptionUnsupported`] rather than
+    /// silently storing plain embeddings.
+    pub async fn from_pool(pool: PgPool, sealer: &dyn Sealer) -> Result<Self, StoreError> {
+        refuse_encryption(sealer)?;
+        MIGRATOR.run(&pool).await?;
+        tracing::info!(
+            max_connections = pool.options().get_max_connections(),
+            "postgres store connected"
+        );
+        Ok(Self { pool })
+    }
+
+    /// The connection pool.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Closes the connections, waiting for them to finish; for a clean shutdown. Calls made
+    /// afterwards fail.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn refuse_encryption(sealer: &dyn Sealer) -> Result<(), StoreError> {
+    match sealer.key_id() {
+        Some(key_id) => Err(StoreError::EncryptionUnsupported {
+            key_id: key_id.to_owned(),
+        }),
+        None => Ok(()),
+    }
+}
