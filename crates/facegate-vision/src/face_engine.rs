@@ -86,7 +86,7 @@ impl FaceEngine for Engine {
         Ok(self
             .call(move |p| {
                 let img = p.decode(&image)?;
-                let face = *p.detect_main(&img)?.first().ok_or(VisionError::NoFace)?;
+                let face = p.main_face(&img)?;
                 Ok((face, p.liveness(&img, &face)?))
             })
             .await?)
@@ -116,7 +116,7 @@ impl FaceEngine for Engine {
         Ok(self
             .call(move |p| {
                 let img = p.decode(&image)?;
-                let face = *p.detect_main(&img)?.first().ok_or(VisionError::NoFace)?;
+                let face = p.main_face(&img)?;
                 let aligned = Pipeline::align(&img, &face)?;
                 Ok((face, symmetry::measure(&aligned, &face.landmarks)))
             })

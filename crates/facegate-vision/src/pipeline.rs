@@ -130,6 +130,14 @@ impl Pipeline {
         self.timed(Stage::Detect, |p| p.detect_main_untimed(image))
     }
 
+    /// The main face alone, or [`VisionError::NoFace`].
+    pub fn main_face(&mut self, image: &RgbImage) -> Result<FaceDetection, VisionError> {
+        self.detect_main(image)?
+            .first()
+            .copied()
+            .ok_or(VisionError::NoFace)
+    }
+
     fn detect_main_untimed(&mut self, image: &RgbImage) -> Result<Vec<FaceDetection>, VisionError> {
         let small = self.config.main_face_detection_size;
         if small < self.config.detection_size {
