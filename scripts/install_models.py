@@ -19,6 +19,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = Path(os.environ.get("FACEGATE_MODELS_DIR", ROOT / "models"))
 MANIFEST = ROOT / "models" / "manifest.toml"
+CONVERT_VENV = ROOT / ".runtime" / "convert-venv"
+CONVERT_REQUIREMENTS = ROOT / "scripts" / "convert-requirements.txt"
 
 INSIGHTFACE_NOTICE = """\
 NOTICE: the default 'insightface' model pack uses InsightFace's pretrained weights, which
@@ -73,6 +75,40 @@ def extract(archive: Path, member: str, target: Path) -> None:
     tmp.replace(target)
 
 
+def converter_python() -> Path:
+    """A virtual environment with the pinned conversion tools, made once per checkout."""
+    python = CONVERT_VENV / "bin" / "python"
+    stamp = CONVERT_VENV / "requirements.txt"
+    wanted = CONVERT_REQUIREMENTS.read_text()
+    if not (python.exists() and stamp.exists() and stamp.read_text() == wanted):
+        print("  preparing the model converter (tflite2onnx)", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(CONVERT_VENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--no-deps",
+                        "-r", str(CONVERT_REQUIREMENTS)], check=True)
+        stamp.write_text(wanted)
+    return python
+
+
+def install(entry: dict, archive: Path, target: Path, failures: list) -> None:
+    """Extract entry's member into target; entries with `convert` are converted first."""
+    if "convert" not in entry:
+        extract(archive, entry["member"], target)
+        return
+    if entry["convert"] != "tflite2onnx":
+        raise SystemExit(f"unknown conversion in manifest: {entry['convert']}")
+    source = target.with_suffix(".tflite")
+    extract(archive, entry["member"], source)
+    got = sha256(source)
+    if got != entry["member_sha256"]:
+        failures.append(f"{entry['member']}: sha256 {got}, manifest says {entry['member_sha256']}")
+        source.unlink()
+        return
+    env = dict(os.environ, PYTHONHASHSEED="0")
+    subprocess.run([str(converter_python()), str(ROOT / "scripts" / "convert_tflite.py"),
+                    str(source), str(target)], check=True, env=env, stdout=subprocess.DEVNULL)
+    source.unlink()
+
+
 def main() -> int:
     manifest = tomllib.loads(MANIFEST.read_text())
     entries = [manifest["runtime"], *manifest["model"]]
@@ -84,7 +120,9 @@ def main() -> int:
             if target.exists() and sha256(target) == entry["sha256"]:
                 continue
             archive = fetch(entry["source"], Path(tmp))
-            extract(archive, entry["member"], target)
+            install(entry, archive, target, failures)
+            if not target.exists():
+                continue
             got = sha256(target)
             if got != entry["sha256"]:
                 target.unlink()

@@ -16,12 +16,15 @@ macro_rules! debug_ports {
 
 pub mod account;
 pub mod accounts;
+#[cfg(feature = "testing")]
+pub mod conformance;
 pub mod error;
 pub mod face;
 pub mod failure;
 pub mod jobs;
 pub mod model;
 pub mod ports;
+pub mod reembed;
 pub mod scans;
 pub mod service;
 pub mod similarity;

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::face::{BoundingBox, Embedding, FaceDetection};
+use crate::face::{BoundingBox, Embedding, FaceDetection, ModelId};
 
 /// Milliseconds since the Unix epoch.
 pub type Timestamp = i64;
@@ -17,6 +17,19 @@ pub struct Reference {
     pub quality: f32,
     pub embedding: Embedding,
     pub created_at: Timestamp,
+    /// The aligned 112x112 face as PNG, kept so that `admin reembed` can compute the
+    /// embedding again with another model. Written on insert; reads leave it out.
+    #[serde(skip)]
+    pub crop: Option<Vec<u8>>,
+}
+
+/// A reference whose embedding belongs to another model than the engine's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StaleReference {
+    pub id: String,
+    pub model: ModelId,
+    /// Absent for references enrolled before crops were kept: those must be enrolled again.
+    pub crop: Option<Vec<u8>>,
 }
 
 /// A subject and how many references it has.

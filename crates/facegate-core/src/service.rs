@@ -295,7 +295,7 @@ impl FaceService {
         face_index: Option<usize>,
     ) -> Result<Reference> {
         validate_id("subject", subject)?;
-        let faces = self.engine.embed_all(image).await?;
+        let faces = self.engine.embed_all(image.clone()).await?;
         let face = match (faces.len(), face_index) {
             (0, _) => {
                 return Err(Failure::new(
@@ -329,15 +329,18 @@ impl FaceService {
                 ),
             ));
         }
-        let reference = Reference {
+        let crop = self.engine.aligned_crop(image, face.face).await?;
+        let mut reference = Reference {
             id: uuid::Uuid::new_v4().to_string(),
             subject: subject.to_owned(),
             face: face.face,
             quality: face.quality,
             embedding: face.embedding,
             created_at: self.clock.now(),
+            crop: Some(crop),
         };
         self.references.insert_reference(&reference).await?;
+        reference.crop = None;
         Ok(reference)
     }
 

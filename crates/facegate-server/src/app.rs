@@ -10,8 +10,9 @@ use facegate_cache::MemoryRateLimiter;
 use facegate_core::account::Role;
 use facegate_core::accounts::{AccountPorts, AccountService, AuthPolicy};
 use facegate_core::jobs::{JobPolicy, JobPorts, JobService};
-use facegate_core::ports::{BlobStore, Clock, Metrics, SealedBlobs, SystemClock};
+use facegate_core::ports::{BlobStore, Clock, Metrics, NoMetrics, SealedBlobs, SystemClock};
 use facegate_core::ports::{JobListener, Sealer};
+use facegate_core::reembed::{ReembedReport, Reembedder};
 use facegate_core::scans::{ScanPorts, ScanService};
 use facegate_core::transactions::{TransactionPolicy, TransactionPorts, TransactionService};
 use facegate_core::verification::{VerificationPolicy, VerificationPorts, VerificationService};
@@ -158,6 +159,18 @@ async fn adapters(settings: &Settings, metrics: Arc<dyn Metrics>) -> anyhow::Res
         sealer,
     })
 }
+
+/// Re-embeds every reference of another model from its stored crop (`admin reembed`).
+pub async fn reembed(settings: &Settings) -> anyhow::Result<ReembedReport> {
+    let a = adapters(settings, Arc::new(NoMetrics)).await?;
+    let report = Reembedder::new(a.engine.clone(), a.store.clone(), REEMBED_BATCH)
+        .run()
+        .await?;
+    Ok(report)
+}
+
+/// References embedded per engine call by `admin reembed`.
+const REEMBED_BATCH: usize = 32;
 
 /// The asynchronous use-cases and the runner of their jobs.
 fn job_services(

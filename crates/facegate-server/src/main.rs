@@ -35,6 +35,8 @@ enum Command {
     Eval(cli::eval::Args),
     /// Measure per-stage latency and throughput.
     Bench(cli::bench::Args),
+    /// Measure how many strongly turned faces the open pack detects.
+    Recall(cli::recall::Args),
     /// Print the OpenAPI document of the HTTP API.
     Openapi,
     /// List the model files, their licences and whether they are installed intact.
@@ -42,6 +44,16 @@ enum Command {
     /// Configuration tools.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Maintenance of stored data.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Compute the embeddings of references enrolled with another model again, from their
+    /// stored face crops, with the configured model. Run it after changing the model.
+    Reembed,
 }
 
 #[derive(Debug, Subcommand)]
@@ -70,12 +82,14 @@ fn main() -> ExitCode {
         Command::Verify(args) => cli::verify::run(&settings, &args),
         Command::Eval(args) => cli::eval::run(&settings, &args),
         Command::Bench(args) => cli::bench::run(&settings, &args),
+        Command::Recall(args) => cli::recall::run(&settings, &args),
         Command::Models => cli::models::run(&settings),
         Command::Openapi => {
             print!("{}", facegate_http::routes::docs::openapi_json());
             Ok(())
         }
         Command::Config(ConfigCommand::Print) => cli::print_config(&settings),
+        Command::Admin(AdminCommand::Reembed) => cli::admin::reembed(&settings),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

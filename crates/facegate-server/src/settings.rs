@@ -405,6 +405,14 @@ impl Settings {
             v.limits.min_side >= 1 && v.limits.min_side <= v.limits.max_side,
             "vision.limits: min_side must be between 1 and max_side"
         );
+        if let Some(model) = v.embedding {
+            anyhow::ensure!(
+                model.pack() == v.pack,
+                "vision.embedding {model:?} belongs to the {} pack, not to {}",
+                model.pack().as_str(),
+                v.pack.as_str()
+            );
+        }
         if let Some(t) = v.detection_threshold {
             anyhow::ensure!(
                 (0.0..1.0).contains(&t),
@@ -484,7 +492,7 @@ impl Settings {
     }
 
     fn embedder(&self) -> EmbedderSpec {
-        EmbedderSpec::for_pack(self.vision.pack)
+        EmbedderSpec::for_model(self.vision.embedding_model())
     }
 
     /// The use-cases' policy, with the model's calibrated thresholds filled in.

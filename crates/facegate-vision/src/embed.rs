@@ -1,4 +1,4 @@
-//! Face embedding models.
+//! Face embedding models, alone or fused.
 
 use std::path::Path;
 
@@ -7,17 +7,42 @@ use image::RgbImage;
 
 use crate::VisionError;
 use crate::align::ALIGNED_SIZE;
-use crate::config::Pack;
+use crate::config::EmbeddingModel;
 use crate::imgproc::{self, ChannelOrder, Normalize};
 use crate::runtime::Model;
 
-/// What an embedding model expects.
+/// One embedding network: its file and input normalisation (RGB, 112x112 ArcFace crops).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Network {
+    pub file: &'static str,
+    pub normalize: Normalize,
+}
+
+/// MobileFaceNet trained on WebFace600K (512-d), research-only weights.
+const W600K_MBF: Network = Network {
+    file: "insightface/w600k_mbf.onnx",
+    normalize: Normalize::uniform(127.5, 127.5),
+};
+/// faceplugin's MobileFaceNet-style model (512-d), MIT.
+const FR_FEATURE: Network = Network {
+    file: "open/fr_feature.onnx",
+    normalize: Normalize::uniform(127.0, 128.0),
+};
+/// The Expo module's MobileFaceNet (192-d), MIT, converted from TFLite at setup time.
+const MOBILEFACENET: Network = Network {
+    file: "open/mobilefacenet.onnx",
+    normalize: Normalize::uniform(127.5, 128.0),
+};
+
+/// What an embedding model is made of and how it is calibrated.
 #[derive(Debug, Clone, Copy)]
 pub struct EmbedderSpec {
-    pub file: &'static str,
     /// Stored with every embedding; bump the version when pre-processing changes.
     pub model_id: &'static str,
-    pub normalize: Normalize,
+    /// The networks and their weights. With more than one, each network's embedding is
+    /// L2-normalised, scaled by the square root of its weight and concatenated, so the
+    /// cosine of two fused embeddings is the weighted mean of the networks' cosines.
+    pub parts: &'static [(Network, f32)],
     /// Thresholds measured by `facegate eval` on LFW with flip-TTA on.
     pub with_flip: Calibration,
     /// The same without flip-TTA (the embeddings differ, so do the thresholds).
@@ -35,12 +60,11 @@ pub struct Calibration {
 }
 
 impl EmbedderSpec {
-    pub fn for_pack(pack: Pack) -> Self {
-        match pack {
-            Pack::Insightface => Self {
-                file: "insightface/w600k_mbf.onnx",
+    pub fn for_model(model: EmbeddingModel) -> Self {
+        match model {
+            EmbeddingModel::W600kMbf => Self {
                 model_id: "insightface/w600k_mbf@1",
-                normalize: Normalize::uniform(127.5, 127.5),
+                parts: &[(W600K_MBF, 1.0)],
                 with_flip: Calibration {
                     far_1e3: 0.2308,
                     far_1e4: 0.3266,
@@ -50,10 +74,9 @@ impl EmbedderSpec {
                     far_1e4: 0.3195,
                 },
             },
-            Pack::Open => Self {
-                file: "open/fr_feature.onnx",
+            EmbeddingModel::FrFeature => Self {
                 model_id: "open/fr_feature@1",
-                normalize: Normalize::uniform(127.0, 128.0),
+                parts: &[(FR_FEATURE, 1.0)],
                 with_flip: Calibration {
                     far_1e3: 0.3330,
                     far_1e4: 0.3674,
@@ -61,6 +84,30 @@ impl EmbedderSpec {
                 without_flip: Calibration {
                     far_1e3: 0.3335,
                     far_1e4: 0.3586,
+                },
+            },
+            EmbeddingModel::Mobilefacenet => Self {
+                model_id: "open/mobilefacenet@1",
+                parts: &[(MOBILEFACENET, 1.0)],
+                with_flip: Calibration {
+                    far_1e3: 0.4184,
+                    far_1e4: 0.4898,
+                },
+                without_flip: Calibration {
+                    far_1e3: 0.4193,
+                    far_1e4: 0.4866,
+                },
+            },
+            EmbeddingModel::Fused => Self {
+                model_id: "open/fr_feature+mobilefacenet@1",
+                parts: &[(FR_FEATURE, 0.5), (MOBILEFACENET, 0.5)],
+                with_flip: Calibration {
+                    far_1e3: 0.38,
+                    far_1e4: 0.41,
+                },
+                without_flip: Calibration {
+                    far_1e3: 0.3692,
+                    far_1e4: 0.4265,
                 },
             },
         }
@@ -85,58 +132,18 @@ impl EmbedderSpec {
     }
 }
 
-/// Maps aligned 112x112 RGB faces to L2-normalised 512-d embeddings.
+/// One opened network of an [`Embedder`].
 #[derive(Debug)]
-pub struct Embedder {
+struct Part {
     model: Model,
-    spec: EmbedderSpec,
-    model_id: ModelId,
+    network: Network,
+    /// `sqrt(weight)`: the factor of this network's unit vector in the fused embedding.
+    scale: f32,
     batches: bool,
 }
 
-impl Embedder {
-    pub fn open(
-        models_dir: &Path,
-        spec: EmbedderSpec,
-        intra_threads: usize,
-    ) -> Result<Self, VisionError> {
-        let model = Model::open(models_dir, spec.file, intra_threads)?;
-        Ok(Self {
-            batches: model.batches(),
-            model,
-            spec,
-            model_id: ModelId(spec.model_id.to_owned()),
-        })
-    }
-
-    pub fn model_id(&self) -> &ModelId {
-        &self.model_id
-    }
-
-    /// Embeds aligned faces, all in one run when the model takes batches. With `flip`, the
-    /// embedding is that of the face plus that of its mirror image.
-    pub fn embed(&mut self, faces: &[RgbImage], flip: bool) -> Result<Vec<Embedding>, VisionError> {
-        let mirrored: Vec<RgbImage> = if flip {
-            faces.iter().map(image::imageops::flip_horizontal).collect()
-        } else {
-            Vec::new()
-        };
-        let inputs: Vec<&RgbImage> = faces.iter().chain(&mirrored).collect();
-        let raw = self.raw(&inputs)?;
-        let dim = raw.len() / inputs.len().max(1);
-        (0..faces.len())
-            .map(|i| {
-                let mut v = raw[i * dim..(i + 1) * dim].to_vec();
-                if flip {
-                    let mirror = &raw[(faces.len() + i) * dim..(faces.len() + i + 1) * dim];
-                    v.iter_mut().zip(mirror).for_each(|(a, b)| *a += b);
-                }
-                Embedding::from_raw(self.model_id.clone(), v)
-                    .ok_or_else(|| VisionError::Inference("the embedding is all zeros".into()))
-            })
-            .collect()
-    }
-
+impl Part {
+    /// The network's raw outputs for `inputs`, all in one run when the model takes batches.
     fn raw(&mut self, inputs: &[&RgbImage]) -> Result<Vec<f32>, VisionError> {
         let side = ALIGNED_SIZE as usize;
         let per = 3 * side * side;
@@ -145,7 +152,7 @@ impl Embedder {
         for group in inputs.chunks(chunk) {
             let mut tensor = vec![0.0; per * group.len()];
             for (img, slot) in group.iter().zip(tensor.chunks_exact_mut(per)) {
-                imgproc::write_chw(img, ChannelOrder::Rgb, self.spec.normalize, slot);
+                imgproc::write_chw(img, ChannelOrder::Rgb, self.network.normalize, slot);
             }
             let outputs = self.model.run(&[group.len(), 3, side, side], &tensor)?;
             let first = outputs
@@ -155,5 +162,118 @@ impl Embedder {
             out.extend(first.data);
         }
         Ok(out)
+    }
+
+    /// Appends each face's unit vector (face plus mirror with `flip`), times `scale`, to
+    /// `vectors`.
+    fn embed_into(
+        &mut self,
+        faces: &[RgbImage],
+        mirrored: &[RgbImage],
+        vectors: &mut [Vec<f32>],
+    ) -> Result<(), VisionError> {
+        let inputs: Vec<&RgbImage> = faces.iter().chain(mirrored).collect();
+        let raw = self.raw(&inputs)?;
+        let dim = raw.len() / inputs.len().max(1);
+        for (i, vector) in vectors.iter_mut().enumerate() {
+            let mut v = raw[i * dim..(i + 1) * dim].to_vec();
+            if !mirrored.is_empty() {
+                let mirror = &raw[(faces.len() + i) * dim..(faces.len() + i + 1) * dim];
+                v.iter_mut().zip(mirror).for_each(|(a, b)| *a += b);
+            }
+            let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+            if !norm.is_finite() || norm == 0.0 {
+                return Err(VisionError::Inference(format!(
+                    "{} gave an all-zero or non-finite embedding",
+                    self.network.file
+                )));
+            }
+            vector.extend(v.iter().map(|x| x / norm * self.scale));
+        }
+        Ok(())
+    }
+}
+
+/// Maps aligned 112x112 RGB faces to L2-normalised embeddings.
+#[derive(Debug)]
+pub struct Embedder {
+    parts: Vec<Part>,
+    model_id: ModelId,
+}
+
+impl Embedder {
+    pub fn open(
+        models_dir: &Path,
+        spec: EmbedderSpec,
+        intra_threads: usize,
+    ) -> Result<Self, VisionError> {
+        let parts = spec
+            .parts
+            .iter()
+            .map(|&(network, weight)| {
+                let model = Model::open(models_dir, network.file, intra_threads)?;
+                Ok(Part {
+                    batches: model.batches(),
+                    model,
+                    network,
+                    scale: weight.sqrt(),
+                })
+            })
+            .collect::<Result<_, VisionError>>()?;
+        Ok(Self {
+            parts,
+            model_id: ModelId(spec.model_id.to_owned()),
+        })
+    }
+
+    pub fn model_id(&self) -> &ModelId {
+        &self.model_id
+    }
+
+    /// Embeds aligned faces. With `flip`, each network's embedding is that of the face plus
+    /// that of its mirror image.
+    pub fn embed(&mut self, faces: &[RgbImage], flip: bool) -> Result<Vec<Embedding>, VisionError> {
+        let mirrored: Vec<RgbImage> = if flip {
+            faces.iter().map(image::imageops::flip_horizontal).collect()
+        } else {
+            Vec::new()
+        };
+        let mut vectors = vec![Vec::new(); faces.len()];
+        for part in &mut self.parts {
+            part.embed_into(faces, &mirrored, &mut vectors)?;
+        }
+        vectors
+            .into_iter()
+            .map(|v| {
+                Embedding::from_raw(self.model_id.clone(), v)
+                    .ok_or_else(|| VisionError::Inference("the embedding is all zeros".into()))
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fused_weights_sum_to_one_and_every_network_file_is_in_the_manifest() {
+        for model in [
+            EmbeddingModel::W600kMbf,
+            EmbeddingModel::FrFeature,
+            EmbeddingModel::Mobilefacenet,
+            EmbeddingModel::Fused,
+        ] {
+            let spec = EmbedderSpec::for_model(model);
+            let total: f32 = spec.parts.iter().map(|(_, w)| w).sum();
+            assert!((total - 1.0).abs() < 1e-6, "{model:?}");
+            for (network, _) in spec.parts {
+                assert!(
+                    crate::manifest::entry(network.file).is_some(),
+                    "{}",
+                    network.file
+                );
+            }
+        }
     }
 }

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use facegate_core::ports::{
     DetectedFaces, EmbeddedFace, FaceAttributes, FaceEngine, FaceReport, Symmetry,
 };
-use facegate_core::{FaceDetection, Failure, ModelId, Result};
+use facegate_core::{Embedding, FaceDetection, Failure, ModelId, Result};
 
 use crate::VisionError;
 use crate::attributes;
@@ -121,5 +121,15 @@ impl FaceEngine for Engine {
                 Ok((face, symmetry::measure(&aligned, &face.landmarks)))
             })
             .await?)
+    }
+
+    async fn aligned_crop(&self, image: Vec<u8>, face: FaceDetection) -> Result<Vec<u8>> {
+        Ok(self
+            .call(move |p| Pipeline::aligned_png(&p.decode(&image)?, &face))
+            .await?)
+    }
+
+    async fn embed_crops(&self, crops: Vec<Vec<u8>>) -> Result<Vec<Embedding>> {
+        Ok(self.call(move |p| p.embed_png_crops(&crops)).await?)
     }
 }

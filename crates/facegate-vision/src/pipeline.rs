@@ -76,12 +76,17 @@ impl Pipeline {
                     .detection_threshold
                     .unwrap_or(detect::rfb::DEFAULT_THRESHOLD),
                 config.landmarks,
+                config.detector_fallback,
             )?),
         };
         Ok(Self {
             config: config.clone(),
             detector,
-            embedder: Embedder::open(dir, EmbedderSpec::for_pack(config.pack), threads)?,
+            embedder: Embedder::open(
+                dir,
+                EmbedderSpec::for_model(config.embedding_model()),
+                threads,
+            )?,
             liveness: Liveness::open(dir, threads)?,
             analyzer: None,
             metrics: Arc::new(NoMetrics),
@@ -168,6 +173,38 @@ impl Pipeline {
     /// The 112x112 aligned crop of a face.
     pub fn align(image: &RgbImage, face: &FaceDetection) -> Result<RgbImage, VisionError> {
         align::align_face(image, &face.landmarks).ok_or(VisionError::NoFace)
+    }
+
+    /// The aligned crop of `face` as PNG: what `admin reembed` embeds again later.
+    pub fn aligned_png(image: &RgbImage, face: &FaceDetection) -> Result<Vec<u8>, VisionError> {
+        let crop = Self::align(image, face)?;
+        let mut png = Vec::new();
+        crop.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+            .map_err(|e| VisionError::Inference(format!("encoding the face crop: {e}")))?;
+        Ok(png)
+    }
+
+    /// Embeds aligned crops stored as PNG by [`Pipeline::aligned_png`].
+    pub fn embed_png_crops(&mut self, crops: &[Vec<u8>]) -> Result<Vec<Embedding>, VisionError> {
+        let size = align::ALIGNED_SIZE;
+        let images = crops
+            .iter()
+            .map(|png| {
+                let crop = image::load_from_memory_with_format(png, image::ImageFormat::Png)
+                    .map_err(|e| VisionError::Inference(format!("stored face crop: {e}")))?
+                    .into_rgb8();
+                if crop.dimensions() == (size, size) {
+                    Ok(crop)
+                } else {
+                    Err(VisionError::Inference(format!(
+                        "a stored face crop is {}x{}, not {size}x{size}",
+                        crop.width(),
+                        crop.height()
+                    )))
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        self.embed_aligned(&images)
     }
 
     /// Embeds aligned crops.

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use facegate_core::FaceDetection;
-use facegate_vision::{MainFace, Pack, Pipeline, VisionConfig, testing};
+use facegate_vision::{EmbeddingModel, MainFace, Pack, Pipeline, VisionConfig, testing};
 use serde::Deserialize;
 
 const BOX_TOLERANCE_PX: f32 = 2.0;
@@ -100,6 +100,11 @@ fn open_pipeline(pack: Pack, models_dir: &Path, flip_tta: bool) -> Pipeline {
         models_dir: models_dir.to_path_buf(),
         main_face: MainFace::Centered,
         flip_tta,
+        // The Python reference embeds with fr_feature; MobileFaceNet's conversion is
+        // checked against the TFLite interpreter at setup time.
+        embedding: (pack == Pack::Open).then_some(EmbeddingModel::FrFeature),
+        // The reference runs RFB-320 alone.
+        detector_fallback: false,
         workers: 1,
         ..VisionConfig::default()
     })

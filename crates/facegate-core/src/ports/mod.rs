@@ -20,7 +20,8 @@ use serde::{Deserialize, Serialize};
 use crate::face::{Embedding, FaceDetection, ModelId};
 use crate::failure::Result;
 use crate::model::{
-    IndexedPhoto, PhotoMatch, Reference, SessionStatus, SubjectMatch, SubjectSummary, Timestamp,
+    IndexedPhoto, PhotoMatch, Reference, SessionStatus, StaleReference, SubjectMatch,
+    SubjectSummary, Timestamp,
 };
 
 /// Faces found in an image.
@@ -93,6 +94,10 @@ pub trait FaceEngine: Send + Sync {
     async fn analyze(&self, image: Vec<u8>) -> Result<Vec<FaceReport>>;
     /// Facial symmetry of the main face.
     async fn symmetry(&self, image: Vec<u8>) -> Result<(FaceDetection, Symmetry)>;
+    /// The aligned 112x112 crop of `face` in `image`, as PNG.
+    async fn aligned_crop(&self, image: Vec<u8>, face: FaceDetection) -> Result<Vec<u8>>;
+    /// Embeddings of aligned crops made by [`FaceEngine::aligned_crop`] (no detection).
+    async fn embed_crops(&self, crops: Vec<Vec<u8>>) -> Result<Vec<Embedding>>;
 }
 
 /// Enrolled references and subjects.
@@ -108,6 +113,16 @@ pub trait ReferenceStore: Send + Sync {
     async fn delete_subject(&self, subject: &str) -> Result<usize>;
     /// The best `limit` subjects for `probe` (one entry per subject, best reference).
     async fn identify(&self, probe: &Embedding, limit: usize) -> Result<Vec<SubjectMatch>>;
+    /// Up to `limit` references whose model is not `current`, with ids above `after`,
+    /// ordered by id (a cursor for [`crate::reembed`]).
+    async fn stale_references(
+        &self,
+        current: &ModelId,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<StaleReference>>;
+    /// Replaces a reference's embedding (and so its model); returns whether it existed.
+    async fn replace_embedding(&self, id: &str, embedding: &Embedding) -> Result<bool>;
 }
 
 /// Indexed photo collections ("sessions").

@@ -217,7 +217,7 @@ pub fn run(settings: &Settings, args: &Args) -> anyhow::Result<()> {
             .throughput
             .push(throughput(&config, &photos, args.iterations)?);
     }
-    facegate_vision::embed::EmbedderSpec::for_pack(settings.vision.pack)
+    facegate_vision::embed::EmbedderSpec::for_model(settings.vision.embedding_model())
         .model_id
         .clone_into(&mut report.model);
     if let Some(path) = &args.json {

@@ -1,10 +1,12 @@
 //! Command-line roles.
 
+pub mod admin;
 pub mod bench;
 pub mod detect;
 pub mod embed;
 pub mod eval;
 pub mod models;
+pub mod recall;
 pub mod serve;
 pub mod verify;
 

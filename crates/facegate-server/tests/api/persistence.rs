@@ -152,10 +152,45 @@ async fn references_of_another_model_pack_are_not_compared() {
     // 1:N skips references of another model instead of failing.
     let identified = app.identify(fx.lfw.photo(PERSON, 1)).await;
     assert_eq!(identified["unknown"], true, "{identified}");
-    // The reference itself is still there for a later re-enrollment.
+    // The reference itself is still there, with its face crop, for `admin reembed`.
     assert_eq!(
         app.get_ok(&format!("/api/v1/reference/{id}")).await["model"],
         reference["model"]
     );
     app.stop().await;
+
+    let report = facegate_server::app::reembed(&settings).await.unwrap();
+    assert_eq!(report.updated, 1, "{report:?}");
+    assert!(report.without_crop.is_empty(), "{report:?}");
+    assert_eq!(report.model, detailed["embedding_model"]);
+    // A second run finds nothing left to do.
+    let again = facegate_server::app::reembed(&settings).await.unwrap();
+    assert_eq!(again.updated, 0, "{again:?}");
+
+    let app = TestApp::spawn(&settings).await;
+    assert_eq!(
+        app.get_ok(&format!("/api/v1/reference/{id}")).await["model"],
+        detailed["embedding_model"]
+    );
+    let identified = app.identify(fx.lfw.photo(PERSON, 1)).await;
+    assert_eq!(identified["matches"][0]["reference_id"], id, "{identified}");
+    let verified = app
+        .post_form(
+            "/api/v1/verify",
+            image_form("file_a", fx.lfw.photo(PERSON, 1)).text("reference_id", id.clone()),
+        )
+        .await;
+    let verified = crate::helpers::expect_json(verified, StatusCode::OK).await;
+    assert_eq!(verified["decision"], "same", "{verified}");
+    // The enrolled photo itself: its crop came from the old pack's landmarks, the probe's
+    // from the new pack's, so close to but not exactly 1.
+    let itself = app
+        .post_form(
+            "/api/v1/verify",
+            image_form("file_a", fx.lfw.photo(PERSON, 0)).text("reference_id", id.clone()),
+        )
+        .await;
+    let itself = crate::helpers::expect_json(itself, StatusCode::OK).await;
+    app.stop().await;
+    assert!(itself["similarity"].as_f64().unwrap() > 0.8, "{itself}");
 }

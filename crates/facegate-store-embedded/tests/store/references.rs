@@ -201,3 +201,10 @@ async fn identify_skips_other_models_and_dimensions() {
         .collect();
     assert_eq!(short, ["short"]);
 }
+
+#[tokio::test]
+async fn references_are_reembedded() {
+    let dir = TempDir::new("reembed");
+    let store = open_store(dir.path()).await;
+    facegate_core::conformance::references_are_reembedded(&store).await;
+}

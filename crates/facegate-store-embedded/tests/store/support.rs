@@ -127,6 +127,7 @@ pub fn reference(id: &str, subject: &str, embedding: Embedding, created_at: i64)
         quality: 0.8,
         embedding,
         created_at,
+        crop: None,
     }
 }
 

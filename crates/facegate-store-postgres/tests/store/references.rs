@@ -232,3 +232,11 @@ async fn a_subject_with_many_references_does_not_hide_the_others() {
     assert_eq!(ids, ["a0", "b1"]);
     assert_close(found[1].similarity, 0.3);
 }
+
+#[tokio::test]
+async fn references_are_reembedded() {
+    let Some((_db, store)) = open_store("reembed").await else {
+        return;
+    };
+    facegate_core::conformance::references_are_reembedded(&store).await;
+}

@@ -1,5 +1,6 @@
 //! Face detectors and the rules applied to their output.
 
+pub mod mtcnn;
 pub mod nms;
 pub mod onet;
 pub mod rfb;
@@ -16,11 +17,17 @@ use crate::imgproc;
 pub trait Detector: Send {
     /// `input` is the side of the square network input, for detectors that take any size.
     fn detect(&mut self, image: &RgbImage, input: u32) -> Result<Vec<FaceDetection>, VisionError>;
+
+    /// A second detector for images where [`Detector::detect`] found nothing, also on the
+    /// padded copy; none by default.
+    fn fallback(&mut self, _image: &RgbImage) -> Result<Vec<FaceDetection>, VisionError> {
+        Ok(Vec::new())
+    }
 }
 
 /// Runs `detector`, and when it finds nothing, once more on a copy padded with a black
-/// border of half the longer side: detectors trained on whole scenes miss faces that fill
-/// the frame. Coordinates are mapped back to the original image.
+/// border of half the longer side (detectors trained on whole scenes miss faces that fill
+/// the frame), then its fallback. Coordinates are mapped back to the original image.
 pub fn detect_with_pad_retry(
     detector: &mut dyn Detector,
     image: &RgbImage,
@@ -33,7 +40,7 @@ pub fn detect_with_pad_retry(
     let pad = image.width().max(image.height()) / 2;
     let padded = imgproc::pad(image, pad);
     let shift = -(pad as f32);
-    Ok(detector
+    let faces: Vec<FaceDetection> = detector
         .detect(&padded, input)?
         .into_iter()
         .map(|f| FaceDetection {
@@ -41,7 +48,12 @@ pub fn detect_with_pad_retry(
             landmarks: f.landmarks.translated(shift, shift),
             score: f.score,
         })
-        .collect())
+        .collect();
+    if faces.is_empty() {
+        detector.fallback(image)
+    } else {
+        Ok(faces)
+    }
 }
 
 /// Orders faces so that the main face comes first, by `rule`.

@@ -1,5 +1,6 @@
 //! The `open` pack's detector: Ultra-Light RFB-320 boxes, checked and given five points by
-//! MTCNN's O-Net or the 68-point model.
+//! MTCNN's O-Net or the 68-point model; optionally the whole MTCNN cascade when RFB-320
+//! finds nothing.
 
 use std::path::Path;
 
@@ -8,6 +9,7 @@ use image::RgbImage;
 
 use crate::VisionError;
 use crate::config::LandmarkSource;
+use crate::detect::mtcnn::Mtcnn;
 use crate::detect::onet::Onet;
 use crate::detect::{Detector, nms::nms};
 use crate::imgproc::{self, ChannelOrder, Interpolation, Normalize};
@@ -31,15 +33,20 @@ pub struct RfbDetector {
     model: Model,
     onet: Onet,
     landmarks68: Option<Landmarks68>,
+    /// The cascade run when RFB-320 finds no face.
+    fallback: Option<Mtcnn>,
     threshold: f32,
 }
 
 impl RfbDetector {
+    /// With `mtcnn_fallback`, also opens the MTCNN cascade for images where RFB-320 finds
+    /// no face (turned faces, profiles).
     pub fn open(
         models_dir: &Path,
         intra_threads: usize,
         threshold: f32,
         landmarks: LandmarkSource,
+        mtcnn_fallback: bool,
     ) -> Result<Self, VisionError> {
         Ok(Self {
             model: Model::open(models_dir, MODEL_FILE, intra_threads)?,
@@ -47,6 +54,11 @@ impl RfbDetector {
             landmarks68: match landmarks {
                 LandmarkSource::Onet => None,
                 LandmarkSource::Landmark68 => Some(Landmarks68::open(models_dir, intra_threads)?),
+            },
+            fallback: if mtcnn_fallback {
+                Some(Mtcnn::open(models_dir, intra_threads)?)
+            } else {
+                None
             },
             threshold,
         })
@@ -104,6 +116,14 @@ impl RfbDetector {
 }
 
 impl Detector for RfbDetector {
+    /// The MTCNN cascade's faces, with its O-Net points, when the fallback is open.
+    fn fallback(&mut self, image: &RgbImage) -> Result<Vec<FaceDetection>, VisionError> {
+        match &mut self.fallback {
+            Some(mtcnn) => mtcnn.detect(image),
+            None => Ok(Vec::new()),
+        }
+    }
+
     /// The RFB input is fixed at 320x240; `_input` is ignored.
     fn detect(&mut self, image: &RgbImage, _input: u32) -> Result<Vec<FaceDetection>, VisionError> {
         let mut faces = self.boxes(image)?;

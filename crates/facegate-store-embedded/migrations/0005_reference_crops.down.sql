@@ -1,0 +1,1 @@
+ALTER TABLE face_references DROP COLUMN face_crop;
