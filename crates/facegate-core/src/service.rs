@@ -295,8 +295,8 @@ impl FaceService {
         face_index: Option<usize>,
     ) -> Result<Reference> {
         validate_id("subject", subject)?;
-        let faces = self.engine.embed_all(image.clone()).await?;
-        let face = match (faces.len(), face_index) {
+        let faces = self.engine.embed_all_with_crops(image).await?;
+        let (face, crop) = match (faces.len(), face_index) {
             (0, _) => {
                 return Err(Failure::new(
                     ErrorCode::FaceNotFound,
@@ -329,7 +329,6 @@ impl FaceService {
                 ),
             ));
         }
-        let crop = self.engine.aligned_crop(image, face.face).await?;
         let mut reference = Reference {
             id: uuid::Uuid::new_v4().to_string(),
             subject: subject.to_owned(),

@@ -123,10 +123,21 @@ impl FaceEngine for Engine {
             .await?)
     }
 
-    async fn aligned_crop(&self, image: Vec<u8>, face: FaceDetection) -> Result<Vec<u8>> {
-        Ok(self
-            .call(move |p| Pipeline::aligned_png(&p.decode(&image)?, &face))
-            .await?)
+    async fn embed_all_with_crops(&self, image: Vec<u8>) -> Result<Vec<(EmbeddedFace, Vec<u8>)>> {
+        let faces = self
+            .call(move |p| {
+                let img = p.decode(&image)?;
+                let faces = p.detect(&img)?;
+                p.embed_faces(&img, &faces)?
+                    .into_iter()
+                    .map(|f| Ok((Pipeline::aligned_png(&img, &f.face)?, f)))
+                    .collect::<Result<Vec<_>, VisionError>>()
+            })
+            .await?;
+        Ok(faces
+            .into_iter()
+            .map(|(crop, face)| (port_face(face), crop))
+            .collect())
     }
 
     async fn embed_crops(&self, crops: Vec<Vec<u8>>) -> Result<Vec<Embedding>> {

@@ -94,8 +94,9 @@ pub trait FaceEngine: Send + Sync {
     async fn analyze(&self, image: Vec<u8>) -> Result<Vec<FaceReport>>;
     /// Facial symmetry of the main face.
     async fn symmetry(&self, image: Vec<u8>) -> Result<(FaceDetection, Symmetry)>;
-    /// The aligned 112x112 crop of `face` in `image`, as PNG.
-    async fn aligned_crop(&self, image: Vec<u8>, face: FaceDetection) -> Result<Vec<u8>>;
+    /// Every face with its embedding and its aligned 112x112 crop as PNG, main face first
+    /// (for enrollment: the crop is what `admin reembed` embeds again later).
+    async fn embed_all_with_crops(&self, image: Vec<u8>) -> Result<Vec<(EmbeddedFace, Vec<u8>)>>;
     /// Embeddings of aligned crops made by [`FaceEngine::aligned_crop`] (no detection).
     async fn embed_crops(&self, crops: Vec<Vec<u8>>) -> Result<Vec<Embedding>>;
 }

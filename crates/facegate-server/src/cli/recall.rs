@@ -151,7 +151,11 @@ fn turned_faces(
     Ok((turned, seen))
 }
 
-fn recall(config: &VisionConfig, turned: &[TurnedFace], args: &Args) -> anyhow::Result<Configuration> {
+fn recall(
+    config: &VisionConfig,
+    turned: &[TurnedFace],
+    args: &Args,
+) -> anyhow::Result<Configuration> {
     let mut pipeline = Pipeline::open(config)?;
     let edges = [args.min_yaw, args.min_yaw + 15.0, args.min_yaw + 30.0];
     let mut by_yaw: Vec<Bucket> = edges
