@@ -51,9 +51,14 @@ pub fn open_session(
         reason: "not listed in models/manifest.toml".to_owned(),
     })?;
     let path = manifest::verified_path(models_dir, &entry)?;
+    let level = match entry.optimization {
+        Some(1) => GraphOptimizationLevel::Level1,
+        Some(2) => GraphOptimizationLevel::Level2,
+        _ => GraphOptimizationLevel::Level3,
+    };
     let env = environment(models_dir)?;
     let session = Session::builder(env)?
-        .with_optimization_level(GraphOptimizationLevel::Level3)
+        .with_optimization_level(level)
         .map_err(ort::Error::from)?
         .with_intra_threads(intra_threads)
         .map_err(ort::Error::from)?
