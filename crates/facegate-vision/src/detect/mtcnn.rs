@@ -12,7 +12,7 @@ use facegate_core::{BoundingBox, FaceDetection, Landmarks5, Point};
 use image::RgbImage;
 
 use crate::VisionError;
-use crate::detect::onet;
+use crate::detect::onet::{self, write_transposed};
 use crate::imgproc::{self, Interpolation};
 use crate::runtime::{Model, output};
 
@@ -356,18 +356,6 @@ fn run_on_crops(
     }
     let n = size as usize;
     model.run(&[boxes.len(), n, n, 3], &tensor)
-}
-
-/// Writes `img` as `(v - 127.5) / 128` in the networks' layout, NHWC with width and
-/// height swapped: `out[(x * height + y) * 3 + c]`.
-fn write_transposed(img: &RgbImage, out: &mut [f32]) {
-    let height = img.height() as usize;
-    for (x, y, px) in img.enumerate_pixels() {
-        let base = (x as usize * height + y as usize) * 3;
-        for (o, &v) in out[base..base + 3].iter_mut().zip(&px.0) {
-            *o = (f32::from(v) - 127.5) * 0.007_812_5;
-        }
-    }
 }
 
 #[cfg(test)]

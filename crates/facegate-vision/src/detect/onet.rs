@@ -51,13 +51,7 @@ impl Onet {
         let crop = imgproc::resize(&crop, SIZE, SIZE, Interpolation::Area);
         let n = SIZE as usize;
         let mut tensor = vec![0.0f32; n * n * 3];
-        for (col, row, px) in crop.enumerate_pixels() {
-            // t[0][i][j][c] = crop[j][i][c] with i = column, j = row.
-            let base = (col as usize * n + row as usize) * 3;
-            for c in 0..3 {
-                tensor[base + c] = (f32::from(px.0[c]) - 127.5) * 0.007_812_5;
-            }
-        }
+        write_transposed(&crop, &mut tensor);
         let outputs = self.model.run(&[1, n, n, 3], &tensor)?;
         let reg = &output(&outputs, "dense_5")?.data;
         let pts = &output(&outputs, "dense_6")?.data;
@@ -86,6 +80,19 @@ impl Onet {
     ) -> Result<Landmarks5, VisionError> {
         let first = self.run(image, bbox)?;
         Ok(self.run(image, first.refined)?.landmarks)
+    }
+}
+
+/// Writes `img` as `(v - 127.5) / 128` in the MTCNN networks' layout, NHWC with width and
+/// height swapped (the Caffe-derived weights expect the transposed image):
+/// `out[(x * height + y) * 3 + c]`.
+pub(crate) fn write_transposed(img: &RgbImage, out: &mut [f32]) {
+    let height = img.height() as usize;
+    for (x, y, px) in img.enumerate_pixels() {
+        let base = (x as usize * height + y as usize) * 3;
+        for (o, &v) in out[base..base + 3].iter_mut().zip(&px.0) {
+            *o = (f32::from(v) - 127.5) * 0.007_812_5;
+        }
     }
 }
 
