@@ -11,12 +11,16 @@ setup:
 run: setup
 	$(BIN) serve
 
-# Starts a throwaway PostgreSQL + pgvector on 127.0.0.1 for the store's tests, stops it after.
+# Starts throwaway PostgreSQL + pgvector, Redis, Kafka (tansu) and S3 (s3s-fs) servers on
+# 127.0.0.1, runs every test, then the API suite again on those production backends, and
+# stops the servers.
 test: setup
-	url=$$(scripts/test-postgres.sh start) && \
-	FACEGATE_TEST_DATABASE_URL="$$url" FACEGATE_REQUIRE_MODELS=1 FACEGATE_REQUIRE_SERVICES=1 \
-	  $(CARGO) test --release --locked --workspace --all-targets; \
-	rc=$$?; scripts/test-postgres.sh stop >/dev/null 2>&1; exit $$rc
+	@set -e; eval "$$(scripts/test-services.sh start)"; \
+	trap 'scripts/test-services.sh stop' EXIT; \
+	export FACEGATE_REQUIRE_MODELS=1 FACEGATE_REQUIRE_SERVICES=1; \
+	$(CARGO) test --release --locked --workspace --all-targets; \
+	echo "== the API suite on PostgreSQL + Redis + S3 + Kafka"; \
+	FACEGATE_TEST_BACKEND=production $(CARGO) test --release --locked -p facegate-server --test api
 
 bench: setup
 	$(BIN) bench --json reports/bench-$${FACEGATE__VISION__PACK:-insightface}.json

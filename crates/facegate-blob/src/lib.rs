@@ -36,9 +36,35 @@ impl ObjectBlobStore {
         }
     }
 
-    /// Any other backend (S3, GCS).
+    /// Any other backend.
     pub fn new(store: Arc<dyn ObjectStore>) -> Self {
         Self { store }
+    }
+
+    /// The store a URL names: `s3://bucket/prefix` (S3, MinIO and other S3-compatible
+    /// servers), `gs://bucket/prefix`, `file:///folder` or `memory:///`, with the
+    /// backend's options (`aws_endpoint`, `aws_region`, `aws_access_key_id`,
+    /// `aws_secret_access_key`, `aws_allow_http`, `google_service_account`, ...; see the
+    /// `object_store` builders' config keys). Keys are stored under the URL's path.
+    pub fn from_url<'a>(
+        url: &str,
+        options: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Self> {
+        let parsed = url::Url::parse(url)
+            .map_err(|e| Failure::validation(format!("invalid object store URL `{url}`: {e}")))?;
+        let options: Vec<(String, String)> = options
+            .into_iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v.to_owned()))
+            .collect();
+        let (store, prefix) = object_store::parse_url_opts(&parsed, options).map_err(|e| {
+            Failure::validation(format!("cannot open the object store `{url}`: {e}"))
+        })?;
+        let store: Arc<dyn ObjectStore> = if prefix.as_ref().is_empty() {
+            Arc::from(store)
+        } else {
+            Arc::new(object_store::prefix::PrefixStore::new(store, prefix))
+        };
+        Ok(Self { store })
     }
 }
 

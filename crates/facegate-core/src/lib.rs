@@ -16,6 +16,7 @@ macro_rules! debug_ports {
 
 pub mod account;
 pub mod accounts;
+pub mod cached;
 #[cfg(feature = "testing")]
 pub mod conformance;
 pub mod error;

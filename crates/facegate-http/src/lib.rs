@@ -25,7 +25,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 pub use access::RateLimits;
-pub use state::{AppState, Health};
+pub use state::{AppState, Health, HealthCheck};
 
 /// Settings of the HTTP layer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -47,11 +47,29 @@ impl std::fmt::Debug for AppState {
 }
 
 /// Readiness and the facts `/health/detailed` shows.
-#[derive(Debug)]
 pub struct Health {
     ready: AtomicBool,
     /// Static facts about this instance: version, model pack and licence, stores.
     pub details: serde_json::Value,
+    /// Backends whose state changes at run time (a cache that went away), by name.
+    checks: Vec<(String, HealthCheck)>,
+}
+
+/// Reports a backend's state: its details and whether the instance runs degraded
+/// because of it (still working, only slower or per replica).
+pub type HealthCheck = Box<dyn Fn() -> (bool, serde_json::Value) + Send + Sync>;
+
+impl std::fmt::Debug for Health {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Health")
+            .field("ready", &self.is_ready())
+            .field("details", &self.details)
+            .field(
+                "checks",
+                &self.checks.iter().map(|(name, _)| name).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
 }
 
 impl Health {
@@ -59,7 +77,33 @@ impl Health {
         Self {
             ready: AtomicBool::new(false),
             details,
+            checks: Vec::new(),
         }
+    }
+
+    /// Adds a run-time check, shown under `name` in `/health/detailed`.
+    #[must_use]
+    pub fn with_check(mut self, name: &str, check: HealthCheck) -> Self {
+        self.checks.push((name.to_owned(), check));
+        self
+    }
+
+    /// The details with every check's current report; `status` is `degraded` when a
+    /// check says so.
+    pub fn report(&self) -> serde_json::Value {
+        let mut details = self.details.clone();
+        if let Some(map) = details.as_object_mut() {
+            let mut degraded = false;
+            for (name, check) in &self.checks {
+                let (is_degraded, report) = check();
+                degraded |= is_degraded;
+                map.insert(name.clone(), report);
+            }
+            if degraded {
+                map.insert("status".into(), serde_json::json!("degraded"));
+            }
+        }
+        details
     }
 
     /// Marks the instance ready: call once a real inference has succeeded.

@@ -6,12 +6,13 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use facegate_blob::ObjectBlobStore;
-use facegate_cache::MemoryRateLimiter;
+use facegate_cache::{MemoryRateLimiter, RedisCache, RedisClient, RedisOptions, RedisRateLimiter};
 use facegate_core::account::Role;
 use facegate_core::accounts::{AccountPorts, AccountService, AuthPolicy};
+use facegate_core::cached::{CachedCollections, CachedEngine};
 use facegate_core::jobs::{JobPolicy, JobPorts, JobService};
 use facegate_core::ports::{BlobStore, Clock, Metrics, NoMetrics, SealedBlobs, SystemClock};
-use facegate_core::ports::{JobListener, Sealer};
+use facegate_core::ports::{CollectionStore, FaceEngine, JobListener, RateLimiter, Sealer};
 use facegate_core::reembed::{ReembedReport, Reembedder};
 use facegate_core::scans::{ScanPorts, ScanService};
 use facegate_core::transactions::{TransactionPolicy, TransactionPorts, TransactionService};
@@ -23,13 +24,15 @@ use facegate_http::metrics::PrometheusMetrics;
 use facegate_http::stats::RequestStats;
 use facegate_http::{AppState, Health};
 use facegate_notify::{HttpWebhookSender, SenderConfig};
-use facegate_store_embedded::EmbeddedStore;
+use facegate_queue::KafkaPublisher;
 use facegate_vision::Engine;
 use serde_json::json;
 use tokio::sync::{Notify, watch};
 
+use crate::requests::UploadSources;
 use crate::settings::Settings;
-use crate::{deliveries, jobs, secrets};
+use crate::store::Store;
+use crate::{deliveries, jobs, requests, secrets, store};
 
 /// Everything `serve` runs.
 #[derive(Debug)]
@@ -40,6 +43,9 @@ pub struct App {
     jobs_submitted: Arc<Notify>,
     webhooks: WebhookService,
     deliveries_due: Arc<Notify>,
+    /// The consumer of Kafka verification requests, where Kafka is configured.
+    requests: Option<requests::RequestWorker>,
+    in_process: bool,
 }
 
 /// Ensures the configured admin account and admin API key; with neither key configured
@@ -69,21 +75,26 @@ async fn bootstrap(settings: &Settings, accounts: &AccountService) -> anyhow::Re
 }
 
 /// The facts `/health/detailed` shows about this instance.
-fn details(settings: &Settings, model: &str, key_id: Option<&str>) -> serde_json::Value {
+fn details(settings: &Settings, a: &Adapters) -> serde_json::Value {
+    let key_id = a.sealer.key_id();
     let v = &settings.vision;
     json!({
         "status": "ok",
         "version": env!("CARGO_PKG_VERSION"),
         "model_pack": v.pack,
         "model_pack_license": v.pack.licence(),
-        "embedding_model": model,
+        "embedding_model": a.engine.model_id().to_string(),
         "flip_tta": v.flip_tta,
         "inference_workers": v.workers,
         "queue_capacity": v.queue_capacity,
-        "store": {"kind": "embedded", "data_dir": settings.storage.data_dir},
-        "blobs": {"kind": "local", "root": settings.storage.blob_dir},
-        "jobs": {"kind": "embedded"},
-        "rate_limits": {"kind": "memory", "limits": settings.http.rate_limits},
+        "store": a.store_details,
+        "blobs": blob_details(settings),
+        "jobs": {"kind": a.store_details["kind"], "in_process": settings.worker.in_process},
+        "kafka": settings.kafka.as_ref().map_or_else(
+            || json!({"enabled": false}),
+            |k| json!({"enabled": true, "brokers": k.brokers}),
+        ),
+        "rate_limits": {"limits": settings.http.rate_limits},
         "encryption_at_rest": key_id.map_or_else(
             || json!({"enabled": false}),
             |id| json!({"enabled": true, "key_id": id}),
@@ -91,10 +102,37 @@ fn details(settings: &Settings, model: &str, key_id: Option<&str>) -> serde_json
     })
 }
 
+/// Where uploads and photos are kept, without credentials.
+fn blob_details(settings: &Settings) -> serde_json::Value {
+    match settings.storage.object_store_url() {
+        Some(url) => json!({"kind": "object_store", "url": url}),
+        None => json!({"kind": "local", "root": settings.storage.blob_dir}),
+    }
+}
+
+/// The configured object store, sealed when encryption is on.
+fn blobs(settings: &Settings, sealer: Arc<dyn Sealer>) -> anyhow::Result<Arc<dyn BlobStore>> {
+    let storage = &settings.storage;
+    let objects = match storage.object_store_url() {
+        Some(url) => {
+            // The cloud SDKs' variables (AWS_ACCESS_KEY_ID, AWS_ENDPOINT_URL, ...), then
+            // the settings' options over them.
+            let mut options: std::collections::BTreeMap<String, String> = std::env::vars()
+                .filter(|(k, _)| k.starts_with("AWS_") || k.starts_with("GOOGLE_"))
+                .map(|(k, v)| (k.to_ascii_lowercase(), v))
+                .collect();
+            options.extend(storage.object_store_options.clone());
+            ObjectBlobStore::from_url(url, options.iter().map(|(k, v)| (k.as_str(), v.as_str())))?
+        }
+        None => ObjectBlobStore::local(&storage.blob_dir)?,
+    };
+    Ok(Arc::new(SealedBlobs::new(Arc::new(objects), sealer)))
+}
+
 /// Accounts and tokens over the store.
 fn accounts(
     settings: &Settings,
-    store: Arc<EmbeddedStore>,
+    store: Arc<dyn Store>,
     blobs: Arc<dyn BlobStore>,
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<AccountService> {
@@ -122,7 +160,15 @@ fn accounts(
 /// The adapters every use-case shares.
 struct Adapters {
     engine: Arc<Engine>,
-    store: Arc<EmbeddedStore>,
+    /// The engine behind the embedding cache, where Redis is configured.
+    faces: Arc<dyn FaceEngine>,
+    store: Arc<dyn Store>,
+    store_details: serde_json::Value,
+    /// The store's collections behind the session status cache, where configured.
+    collections: Arc<dyn CollectionStore>,
+    limiter: Arc<dyn RateLimiter>,
+    /// Redis, for `/health/detailed`.
+    redis: Option<RedisClient>,
     blobs: Arc<dyn BlobStore>,
     clock: Arc<dyn Clock>,
     sealer: Arc<dyn Sealer>,
@@ -137,25 +183,51 @@ async fn adapters(settings: &Settings, metrics: Arc<dyn Metrics>) -> anyhow::Res
             .context("the inference engine's start-up panicked")??,
     );
     let sealer = secrets::sealer(&settings.security)?;
-    let store = Arc::new(
-        EmbeddedStore::open(&settings.storage.data_dir, sealer.clone())
+    let opened = store::open(settings, sealer.clone()).await?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let mut faces: Arc<dyn FaceEngine> = engine.clone();
+    let mut collections: Arc<dyn CollectionStore> = opened.store.clone();
+    let mut limiter: Arc<dyn RateLimiter> = Arc::new(MemoryRateLimiter::new(clock.clone()));
+    let redis = match settings.cache.redis_url() {
+        Some(url) => Some(
+            RedisClient::connect(
+                url,
+                RedisOptions {
+                    key_prefix: settings.cache.key_prefix.clone(),
+                    ..RedisOptions::default()
+                },
+            )
             .await
-            .with_context(|| {
-                format!(
-                    "cannot open the store in {}",
-                    settings.storage.data_dir.display()
-                )
-            })?,
-    );
-    let blobs: Arc<dyn BlobStore> = Arc::new(SealedBlobs::new(
-        Arc::new(ObjectBlobStore::local(&settings.storage.blob_dir)?),
-        sealer.clone(),
-    ));
+            .context("invalid cache.redis_url")?,
+        ),
+        None => None,
+    };
+    if let Some(client) = &redis {
+        let cache = Arc::new(RedisCache::new(client.clone()));
+        let c = &settings.cache;
+        faces = Arc::new(CachedEngine::new(
+            faces,
+            cache.clone(),
+            sealer.clone(),
+            c.embedding_ttl_secs * 1000,
+        ));
+        collections = Arc::new(CachedCollections::new(
+            collections,
+            cache,
+            c.status_ttl_secs * 1000,
+        ));
+        limiter = Arc::new(RedisRateLimiter::new(client.clone(), clock.clone()));
+    }
     Ok(Adapters {
         engine,
-        store,
-        blobs,
-        clock: Arc::new(SystemClock),
+        faces,
+        collections,
+        limiter,
+        redis,
+        store: opened.store,
+        store_details: opened.details,
+        blobs: blobs(settings, sealer.clone())?,
+        clock,
         sealer,
     })
 }
@@ -176,15 +248,16 @@ const REEMBED_BATCH: usize = 32;
 fn job_services(
     settings: &Settings,
     a: &Adapters,
+    uploads: &Arc<UploadSources>,
     listener: Arc<dyn JobListener>,
 ) -> (VerificationService, ScanService, JobService) {
     let policy = settings.policy();
     let verification = VerificationService::new(
         VerificationPorts {
-            engine: a.engine.clone(),
+            engine: a.faces.clone(),
             users: a.store.clone(),
             jobs: a.store.clone(),
-            blobs: a.blobs.clone(),
+            blobs: uploads.clone(),
             clock: a.clock.clone(),
         },
         VerificationPolicy {
@@ -197,17 +270,17 @@ fn job_services(
         },
     );
     let scans = ScanService::new(ScanPorts {
-        engine: a.engine.clone(),
+        engine: a.faces.clone(),
         scans: a.store.clone(),
         jobs: a.store.clone(),
-        blobs: a.blobs.clone(),
+        blobs: uploads.clone(),
         clock: a.clock.clone(),
     });
     let worker = &settings.worker;
     let jobs = JobService::new(
         JobPorts {
             queue: a.store.clone(),
-            blobs: a.blobs.clone(),
+            blobs: uploads.clone(),
             clock: a.clock.clone(),
             listener,
         },
@@ -225,7 +298,7 @@ fn job_services(
 fn transactions(settings: &Settings, a: &Adapters) -> TransactionService {
     TransactionService::new(
         TransactionPorts {
-            engine: a.engine.clone(),
+            engine: a.faces.clone(),
             users: a.store.clone(),
             transactions: a.store.clone(),
             clock: a.clock.clone(),
@@ -273,9 +346,9 @@ pub async fn build(settings: &Settings) -> anyhow::Result<App> {
     let a = adapters(settings, metrics.clone()).await?;
     let service = FaceService::new(
         Ports {
-            engine: a.engine.clone(),
+            engine: a.faces.clone(),
             references: a.store.clone(),
-            collections: a.store.clone(),
+            collections: a.collections.clone(),
             blobs: a.blobs.clone(),
             clock: a.clock.clone(),
             metrics: metrics.clone(),
@@ -286,10 +359,64 @@ pub async fn build(settings: &Settings) -> anyhow::Result<App> {
     bootstrap(settings, &accounts).await?;
     let webhooks = webhooks(settings, &a)?;
     let deliveries_due = Arc::new(Notify::new());
-    let listener = deliveries::WakeDeliveries::new(webhooks.clone(), deliveries_due.clone());
-    let (verification, scans, jobs) = job_services(settings, &a, Arc::new(listener));
-    let model = a.engine.model_id().to_string();
-    let health = Arc::new(Health::new(details(settings, &model, a.sealer.key_id())));
+    let wake = deliveries::WakeDeliveries::new(webhooks.clone(), deliveries_due.clone());
+    let mut listeners: Vec<Arc<dyn JobListener>> = vec![Arc::new(wake)];
+    let publisher = settings
+        .kafka
+        .as_ref()
+        .map(KafkaPublisher::new)
+        .transpose()
+        .context("invalid kafka settings")?;
+    if let Some(publisher) = &publisher {
+        listeners.push(Arc::new(requests::KafkaResults::new(
+            publisher.clone(),
+            a.store.clone(),
+            a.clock.clone(),
+        )));
+    }
+    let uploads = Arc::new(requests::UploadSources::new(
+        a.blobs.clone(),
+        settings.worker.shared_volume.as_deref(),
+    )?);
+    let (verification, scans, jobs) = job_services(
+        settings,
+        &a,
+        &uploads,
+        Arc::new(requests::Listeners(listeners)),
+    );
+    let requests = settings
+        .kafka
+        .clone()
+        .zip(publisher)
+        .map(|(kafka, publisher)| {
+            requests::RequestWorker::new(
+                kafka,
+                publisher,
+                requests::RequestPorts {
+                    users: a.store.clone(),
+                    queue: a.store.clone(),
+                    uploads: uploads.clone(),
+                    clock: a.clock.clone(),
+                },
+                jobs.clone(),
+                settings.worker.lease_ms,
+            )
+        });
+    let mut health = Health::new(details(settings, &a));
+    health = match a.redis.clone() {
+        Some(client) => health.with_check(
+            "cache",
+            Box::new(move || {
+                let h = client.health();
+                (h.degraded, json!(h))
+            }),
+        ),
+        None => health.with_check(
+            "cache",
+            Box::new(|| (false, json!({"kind": "none", "degraded": false}))),
+        ),
+    };
+    let health = Arc::new(health);
     health.set_ready(true);
     let jobs_submitted = Arc::new(Notify::new());
     let router = facegate_http::router(
@@ -302,11 +429,11 @@ pub async fn build(settings: &Settings) -> anyhow::Result<App> {
             webhooks: webhooks.clone(),
             audit: a.store.clone(),
             inventory: a.store.clone(),
-            limiter: Arc::new(MemoryRateLimiter::new(a.clock.clone())),
+            limiter: a.limiter.clone(),
             health: health.clone(),
             stats: Arc::new(RequestStats::default()),
             metrics,
-            gauges: a.store,
+            gauges: a.store.clone(),
             jobs_submitted: jobs_submitted.clone(),
         },
         &settings.http,
@@ -318,25 +445,60 @@ pub async fn build(settings: &Settings) -> anyhow::Result<App> {
         jobs_submitted,
         webhooks,
         deliveries_due,
+        requests,
+        in_process: settings.worker.in_process,
     })
 }
 
 impl App {
-    /// Serves the API on `listener` and runs the job and webhook delivery workers beside
-    /// it until `shutdown` resolves; in-flight requests, the job and the delivery in
-    /// progress finish first.
+    /// Starts the job and webhook delivery workers (and the Kafka consumer where
+    /// configured) until `stop` turns true.
+    fn spawn_workers(
+        &self,
+        stop: &watch::Receiver<bool>,
+        with_kafka: bool,
+    ) -> Vec<(&'static str, tokio::task::JoinHandle<()>)> {
+        let mut tasks = vec![
+            (
+                "the webhook delivery worker",
+                tokio::spawn(deliveries::run(
+                    self.webhooks.clone(),
+                    self.deliveries_due.clone(),
+                    stop.clone(),
+                )),
+            ),
+            (
+                "the job worker",
+                tokio::spawn(jobs::run(
+                    self.jobs.clone(),
+                    self.jobs_submitted.clone(),
+                    stop.clone(),
+                )),
+            ),
+        ];
+        if with_kafka && let Some(requests) = &self.requests {
+            tasks.push((
+                "the Kafka consumer",
+                tokio::spawn(requests.clone().run(stop.clone())),
+            ));
+        }
+        tasks
+    }
+
+    /// Serves the API on `listener` until `shutdown` resolves, with the job and webhook
+    /// delivery workers beside it unless `worker.in_process` is off; in-flight requests,
+    /// the job and the delivery in progress finish first.
     pub async fn serve(
         self,
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let (stop, stopped) = watch::channel(false);
-        let sender = tokio::spawn(deliveries::run(
-            self.webhooks,
-            self.deliveries_due,
-            stopped.clone(),
-        ));
-        let worker = tokio::spawn(jobs::run(self.jobs, self.jobs_submitted, stopped));
+        let workers = if self.in_process {
+            self.spawn_workers(&stopped, false)
+        } else {
+            Vec::new()
+        };
         let served = axum::serve(
             listener,
             self.router
@@ -346,11 +508,25 @@ impl App {
         .await;
         self.health.set_ready(false);
         let _ = stop.send(true);
-        worker.await.context("the job worker panicked")?;
-        sender
-            .await
-            .context("the webhook delivery worker panicked")?;
+        join(workers).await?;
         served?;
         Ok(())
     }
+
+    /// The `worker` role: the Kafka consumer of verification requests (where configured),
+    /// the job worker and the webhook delivery worker, until `shutdown` resolves.
+    pub async fn work(self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
+        let (stop, stopped) = watch::channel(false);
+        let workers = self.spawn_workers(&stopped, true);
+        shutdown.await;
+        let _ = stop.send(true);
+        join(workers).await
+    }
+}
+
+async fn join(tasks: Vec<(&'static str, tokio::task::JoinHandle<()>)>) -> anyhow::Result<()> {
+    for (name, task) in tasks {
+        task.await.with_context(|| format!("{name} panicked"))?;
+    }
+    Ok(())
 }

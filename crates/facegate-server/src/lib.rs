@@ -6,6 +6,8 @@ pub mod cli;
 pub mod deliveries;
 pub mod evaluation;
 pub mod jobs;
+pub mod requests;
 pub mod secrets;
 pub mod settings;
+pub mod store;
 pub mod telemetry;

@@ -25,6 +25,11 @@ struct Cli {
 enum Command {
     /// Serve the HTTP API (embedded store, no external services by default).
     Serve,
+    /// Run the asynchronous workers without the HTTP API: Kafka verification requests
+    /// (when `kafka` is configured), queued jobs and webhook deliveries.
+    Worker,
+    /// Apply, revert or list the store's schema migrations.
+    Migrate(cli::migrate::Args),
     /// Detect every face in an image and print them as JSON.
     Detect(cli::detect::Args),
     /// Print the embedding of the main face of an image as JSON.
@@ -77,6 +82,8 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Serve => cli::serve::run(&settings),
+        Command::Worker => cli::worker::run(&settings),
+        Command::Migrate(args) => cli::migrate::run(&settings, &args),
         Command::Detect(args) => cli::detect::run(&settings, &args),
         Command::Embed(args) => cli::embed::run(&settings, &args),
         Command::Verify(args) => cli::verify::run(&settings, &args),

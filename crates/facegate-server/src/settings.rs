@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use facegate_core::Policy;
 use facegate_http::HttpConfig;
+use facegate_queue::KafkaSettings;
 use facegate_vision::VisionConfig;
 use facegate_vision::embed::EmbedderSpec;
 use figment::Figment;
@@ -87,8 +88,15 @@ impl Default for PolicySettings {
 pub struct StorageSettings {
     /// Folder of the embedded database and vector index.
     pub data_dir: PathBuf,
-    /// Folder of the local object store (batch indexing reads photo keys from here).
+    /// Folder of the local object store (batch indexing reads photo keys from here),
+    /// unless `object_store_url` names another store.
     pub blob_dir: PathBuf,
+    /// `s3://bucket/prefix` (S3, MinIO), `gs://bucket/prefix` or `file:///folder`, for
+    /// uploads, photos and batch keys; unset: `blob_dir`.
+    pub object_store_url: Option<String>,
+    /// The store's options, e.g. `aws_endpoint`, `aws_region`, `aws_access_key_id`,
+    /// `aws_secret_access_key`, `aws_allow_http` (see docs/OPERATIONS.md).
+    pub object_store_options: BTreeMap<String, String>,
 }
 
 impl Default for StorageSettings {
@@ -96,7 +104,84 @@ impl Default for StorageSettings {
         Self {
             data_dir: PathBuf::from("data"),
             blob_dir: PathBuf::from("data/blobs"),
+            object_store_url: None,
+            object_store_options: BTreeMap::new(),
         }
+    }
+}
+
+impl StorageSettings {
+    /// The configured object store URL; an empty value counts as unset.
+    pub fn object_store_url(&self) -> Option<&str> {
+        non_empty(self.object_store_url.as_deref())
+    }
+}
+
+/// An optional text setting; blank (as a chart's empty default) counts as unset.
+fn non_empty(value: Option<&str>) -> Option<&str> {
+    value.map(str::trim).filter(|v| !v.is_empty())
+}
+
+/// The production store: PostgreSQL with pgvector, instead of the embedded SQLite store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `postgres://user:password@host:5432/database`; unset: the embedded store.
+    pub url: Option<String>,
+    pub url_file: Option<PathBuf>,
+    /// Connections each replica opens at most.
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            url: None,
+            url_file: None,
+            max_connections: 10,
+        }
+    }
+}
+
+impl DatabaseSettings {
+    /// The configured URL (inline or from its file); `None`: the embedded store.
+    pub fn url(&self) -> anyhow::Result<Option<String>> {
+        Ok(
+            read_secret("database.url", self.url.as_ref(), self.url_file.as_ref())?
+                .filter(|u| !u.is_empty()),
+        )
+    }
+}
+
+/// The shared cache: Redis for embeddings by image hash, session status and rate-limit
+/// counters shared between replicas.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CacheSettings {
+    /// `redis://host:6379/0`; unset: no cache and in-process rate limits.
+    pub redis_url: Option<String>,
+    /// How long an image's embeddings stay cached.
+    pub embedding_ttl_secs: u64,
+    /// How long a session's status stays cached (writes to the session clear it).
+    pub status_ttl_secs: u64,
+    /// Put before every key, so that several deployments can share one Redis.
+    pub key_prefix: String,
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        Self {
+            redis_url: None,
+            embedding_ttl_secs: 24 * 3600,
+            status_ttl_secs: 300,
+            key_prefix: "facegate:".to_owned(),
+        }
+    }
+}
+
+impl CacheSettings {
+    pub fn redis_url(&self) -> Option<&str> {
+        non_empty(self.redis_url.as_deref())
     }
 }
 
@@ -244,6 +329,12 @@ pub struct WorkerSettings {
     pub retry_base_ms: i64,
     /// A claimed job not finished within this is claimed again (the worker died).
     pub lease_ms: i64,
+    /// Whether `serve` also runs the job and webhook workers (off when separate `facegate
+    /// worker` replicas do).
+    pub in_process: bool,
+    /// The folder verification requests' `image_path` values are relative to (a volume
+    /// shared with the uploader); unset: requests by path are refused.
+    pub shared_volume: Option<PathBuf>,
 }
 
 impl Default for WorkerSettings {
@@ -252,6 +343,8 @@ impl Default for WorkerSettings {
             max_attempts: 5,
             retry_base_ms: 1000,
             lease_ms: 120_000,
+            in_process: true,
+            shared_volume: None,
         }
     }
 }
@@ -358,6 +451,10 @@ pub struct Settings {
     pub vision: VisionConfig,
     pub http: HttpConfig,
     pub storage: StorageSettings,
+    pub database: DatabaseSettings,
+    pub cache: CacheSettings,
+    /// Kafka: verification requests in, results out; unset: no Kafka.
+    pub kafka: Option<KafkaSettings>,
     pub policy: PolicySettings,
     pub auth: AuthSettings,
     pub security: SecuritySettings,
@@ -462,6 +559,11 @@ impl Settings {
         a.admin_api_key()?;
         a.admin_password()?;
         self.security.encryption_key()?;
+        self.database.url()?;
+        anyhow::ensure!(
+            self.database.max_connections >= 1,
+            "database.max_connections must be at least 1"
+        );
         Ok(())
     }
 
@@ -478,6 +580,13 @@ impl Settings {
         hide(&mut s.auth.admin_api_key);
         hide(&mut s.auth.admin_password);
         hide(&mut s.security.encryption_key);
+        hide(&mut s.database.url);
+        hide(&mut s.cache.redis_url);
+        for (name, value) in &mut s.storage.object_store_options {
+            if name.contains("secret") || name.contains("token") || name.contains("key") {
+                REDACTED.clone_into(value);
+            }
+        }
         for key in s.security.previous_encryption_keys.values_mut() {
             REDACTED.clone_into(key);
         }

@@ -96,6 +96,28 @@ async fn claim(
     .transpose()
 }
 
+async fn claim_job(
+    store: &EmbeddedStore,
+    id: &str,
+    now: Timestamp,
+    lease_until: Timestamp,
+) -> Result<Option<Job>, StoreError> {
+    sqlx::query_as::<_, JobRow>(&format!(
+        "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_until = ?3, \
+         updated_at = ?2 \
+         WHERE id = ?1 AND ((state = 'queued' AND run_after <= ?2) \
+                            OR (state = 'running' AND lease_until <= ?2)) \
+         RETURNING {JOB_COLUMNS}"
+    ))
+    .bind(id)
+    .bind(now)
+    .bind(lease_until)
+    .fetch_optional(&store.pool)
+    .await?
+    .map(Job::try_from)
+    .transpose()
+}
+
 /// A job already done stays as it is (a worker whose lease ran out finishing late); so
 /// does a job that is gone (its user was deleted).
 async fn finish(
@@ -155,6 +177,15 @@ impl JobQueue for EmbeddedStore {
     /// Oldest (by creation) first.
     async fn claim(&self, now: Timestamp, lease_until: Timestamp) -> Result<Option<Job>> {
         Ok(claim(self, now, lease_until).await?)
+    }
+
+    async fn claim_job(
+        &self,
+        id: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> Result<Option<Job>> {
+        Ok(claim_job(self, id, now, lease_until).await?)
     }
 
     async fn finish(&self, id: &str, result: &JobResult, now: Timestamp) -> Result<()> {

@@ -14,7 +14,8 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 /// Connections `connect` opens at most.
 const MAX_CONNECTIONS: u32 = 10;
 
-/// References and photo collections in PostgreSQL, searched with pgvector's HNSW indexes.
+/// Every record of facegate in PostgreSQL (references, photo collections, accounts, jobs,
+/// scans, webhooks); embeddings are searched with pgvector's HNSW indexes.
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pub(crate) pool: PgPool,
@@ -33,9 +34,9 @@ impl PostgresStore {
     }
 
     /// The store on an existing pool; migrates the schema. Embeddings are stored as plain
-    /// pgvector values, which pgvector can index: a `sealer` with a key (encryption at rest
-    /// switched on) is refused with [`StoreError::EncryptionUnsupported`] rather than
-    /// silently storing plain embeddings.
+    /// pgvector values, which pgvector can index, and webhook secrets plain too: a `sealer`
+    /// with a key (encryption at rest switched on) is refused with
+    /// [`StoreError::EncryptionUnsupported`] rather than silently storing plain data.
     pub async fn from_pool(pool: PgPool, sealer: &dyn Sealer) -> Result<Self, StoreError> {
         refuse_encryption(sealer)?;
         MIGRATOR.run(&pool).await?;

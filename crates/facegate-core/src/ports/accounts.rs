@@ -54,6 +54,15 @@ pub trait JobQueue: Send + Sync {
     /// an expired lease): marks it running, counts the attempt and leases it until
     /// `lease_until`.
     async fn claim(&self, now: Timestamp, lease_until: Timestamp) -> Result<Option<Job>>;
+    /// Claims job `id` like [`JobQueue::claim`] when it is due, whatever its place in the
+    /// queue (a worker handed the job by a message); `None` when it is done, leased to
+    /// another worker, waiting for its retry time or missing.
+    async fn claim_job(
+        &self,
+        id: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> Result<Option<Job>>;
     /// Stores the result; the job is done.
     async fn finish(&self, id: &str, result: &JobResult, now: Timestamp) -> Result<()>;
     /// Puts the job back after a transient error, due again at `run_after`.

@@ -1,6 +1,7 @@
 //! The ports the use-cases need; adapters implement them.
 
 mod accounts;
+mod cache;
 mod metrics;
 mod sealed_blobs;
 mod webhooks;
@@ -10,6 +11,7 @@ pub use accounts::{
     NoEncryption, NoListener, RateDecision, RateLimiter, ScanStore, Sealer, TokenRejection,
     TransactionStore, UserStore,
 };
+pub use cache::{Cache, CacheHealth, NoCache};
 pub use metrics::{GaugeSource, Gauges, MatchOp, Metrics, NoMetrics, QueueLevel, Stage, Timer};
 pub use sealed_blobs::SealedBlobs;
 pub use webhooks::{WebhookSender, WebhookStore};

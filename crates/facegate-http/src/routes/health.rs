@@ -35,10 +35,11 @@ pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
-/// Version, active model pack and its licence, stores and policy.
+/// Version, active model pack and its licence, stores and policy; `status` is `degraded`
+/// while a backend that only speeds things up (the cache) is unreachable.
 #[utoipa::path(get, path = "/health/detailed", tag = "health", responses((status = 200, description = "Instance details")))]
 pub async fn detailed(State(state): State<AppState>) -> Json<serde_json::Value> {
-    let mut details = state.health.details.clone();
+    let mut details = state.health.report();
     if let Some(map) = details.as_object_mut() {
         map.insert("ready".into(), json!(state.health.is_ready()));
         map.insert("policy".into(), json!(state.service.policy()));

@@ -5,10 +5,12 @@ pub mod bench;
 pub mod detect;
 pub mod embed;
 pub mod eval;
+pub mod migrate;
 pub mod models;
 pub mod recall;
 pub mod serve;
 pub mod verify;
+pub mod worker;
 
 use std::path::Path;
 use std::process::ExitCode;

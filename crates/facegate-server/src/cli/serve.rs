@@ -28,7 +28,7 @@ pub fn run(settings: &Settings) -> anyhow::Result<()> {
 }
 
 /// Resolves on Ctrl-C or SIGTERM; in-flight requests then finish before exit.
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

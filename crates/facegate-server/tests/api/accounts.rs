@@ -8,8 +8,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    Fixtures, TestApp, bare_client, base64, expect_error, expect_json, image_form, settings,
-    temp_dir,
+    Fixtures, TestApp, bare_client, base64, blob_dir, expect_error, expect_json, image_form,
+    settings, temp_dir,
 };
 
 /// The user's face.
@@ -297,7 +297,7 @@ async fn a_user_registers_verifies_their_face_and_makes_transactions() {
         "{same}"
     );
     assert!(
-        files_under(&dir.path().join("blobs")).is_empty(),
+        files_under(&blob_dir(&s)).is_empty(),
         "uploads must be deleted once processed"
     );
 

@@ -7,7 +7,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    Fixtures, Lfw, TestApp, expect_error, expect_json, image_form, photo_ids, settings, temp_dir,
+    Fixtures, Lfw, TestApp, blob_dir, expect_error, expect_json, image_form, photo_ids, settings,
+    temp_dir,
 };
 
 /// Photos indexed into the first session.
@@ -211,7 +212,7 @@ async fn batch_indexes_blobs_and_reports_each_failure() {
     };
     let dir = temp_dir();
     let settings = settings(&fx.models, dir.path());
-    let event = settings.storage.blob_dir.join("event1");
+    let event = blob_dir(&settings).join("event1");
     std::fs::create_dir_all(&event).unwrap();
     let person = "Alan_Greenspan";
     for (name, n) in [("a.jpg", 0), ("b.jpg", 1), ("c.jpg", 2)] {

@@ -51,7 +51,22 @@ pub const ADMIN_KEY: &str = "fgk_test-admin-key-0123456789abcdefghijklmnop";
 /// admin key, indexing limits that the bulk tests do not reach, and user verification
 /// without its liveness check: LFW photos are photographs of prints and screens, which
 /// the liveness model rightly scores as not live (the liveness test turns it on).
+///
+/// With `FACEGATE_TEST_BACKEND=production` the same test runs on the production path
+/// instead: a fresh PostgreSQL database, Redis (keys under a prefix of the test's own),
+/// a fresh bucket of the S3 server and Kafka, from the `FACEGATE_TEST_*` variables that
+/// `scripts/test-services.sh start` prints.
 pub fn settings(models: &Path, dir: &Path) -> Settings {
+    let mut s = embedded_settings(models, dir);
+    if production() {
+        production_backends(&mut s);
+    }
+    s
+}
+
+/// [`settings`] on the embedded store, whatever the backend of the run (for behaviours
+/// only the embedded store has: encryption of embeddings at rest).
+pub fn embedded_settings(models: &Path, dir: &Path) -> Settings {
     let mut s = Settings::default();
     s.vision.models_dir = models.to_path_buf();
     s.vision.workers = 1;
@@ -61,6 +76,104 @@ pub fn settings(models: &Path, dir: &Path) -> Settings {
     s.http.rate_limits.index_per_key_per_minute = 100_000;
     s.policy.verification_liveness = false;
     s
+}
+
+/// Whether this run tests the production backends.
+pub fn production() -> bool {
+    std::env::var("FACEGATE_TEST_BACKEND").as_deref() == Ok("production")
+}
+
+fn required(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("FACEGATE_TEST_BACKEND=production needs {name} (scripts/test-services.sh start)")
+    })
+}
+
+/// The access keys `scripts/test-s3.sh` starts its server with.
+const S3_ACCESS_KEY: &str = "facegate-test";
+const S3_SECRET_KEY: &str = "facegate-test-secret";
+
+fn production_backends(s: &mut Settings) {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    s.database.url = Some(create_database(
+        &required("FACEGATE_TEST_DATABASE_URL"),
+        &id,
+    ));
+    s.cache.redis_url = Some(required("FACEGATE_TEST_REDIS_URL"));
+    s.cache.key_prefix = format!("test-{id}:");
+    let bucket = format!("test-{id}");
+    std::fs::create_dir_all(Path::new(&required("FACEGATE_TEST_S3_ROOT")).join(&bucket))
+        .expect("creating the test bucket");
+    s.storage.object_store_url = Some(format!("s3://{bucket}"));
+    s.storage.object_store_options = [
+        ("aws_endpoint", required("FACEGATE_TEST_S3_ENDPOINT")),
+        ("aws_region", "us-east-1".to_owned()),
+        ("aws_access_key_id", S3_ACCESS_KEY.to_owned()),
+        ("aws_secret_access_key", S3_SECRET_KEY.to_owned()),
+        ("aws_allow_http", "true".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let kafka = facegate_queue::KafkaSettings {
+        brokers: required("FACEGATE_TEST_KAFKA_BROKERS"),
+        ..facegate_queue::KafkaSettings::default()
+    };
+    let topics = kafka.clone();
+    on_own_runtime(async move {
+        facegate_queue::ensure_topics(&topics, 1, 1)
+            .await
+            .expect("creating the Kafka topics");
+    });
+    s.kafka = Some(kafka);
+}
+
+/// Runs `future` to its end on a runtime of its own thread (the settings are built
+/// synchronously, inside the tests' runtime).
+fn on_own_runtime<F: Future + Send + 'static>(future: F) -> F::Output
+where
+    F::Output: Send,
+{
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(future)
+    })
+    .join()
+    .expect("the setup thread panicked")
+}
+
+/// A new database on the test server; its URL.
+fn create_database(server: &str, id: &str) -> String {
+    use sqlx::Connection as _;
+    let name = format!("api_{id}");
+    let statement = format!("CREATE DATABASE {name}");
+    let admin = server.to_owned();
+    on_own_runtime(async move {
+        let mut connection = sqlx::PgConnection::connect(&admin)
+            .await
+            .expect("connecting to FACEGATE_TEST_DATABASE_URL");
+        sqlx::query(&statement)
+            .execute(&mut connection)
+            .await
+            .expect("creating the test database");
+    });
+    let mut url = url::Url::parse(server).expect("a postgres:// URL");
+    url.set_path(&name);
+    url.to_string()
+}
+
+/// The folder on disk the app's object store keeps `key`s in: the local blob folder,
+/// or the test S3 server's folder of the bucket.
+pub fn blob_dir(settings: &Settings) -> PathBuf {
+    match settings.storage.object_store_url.as_deref() {
+        Some(url) => {
+            Path::new(&required("FACEGATE_TEST_S3_ROOT")).join(url.trim_start_matches("s3://"))
+        }
+        None => settings.storage.blob_dir.clone(),
+    }
 }
 
 fn client_builder() -> reqwest::ClientBuilder {

@@ -12,7 +12,8 @@ use reqwest::multipart::Form;
 
 use crate::accounts::{PASSWORD, PERSON, UserSession, files_under, sign_up};
 use crate::helpers::{
-    Fixtures, TestApp, bare_client, expect_error, expect_json, image_form, settings, temp_dir,
+    Fixtures, TestApp, bare_client, embedded_settings, expect_error, expect_json, image_form,
+    production, settings, temp_dir,
 };
 
 const JWT_SECRET: &str = "test-signing-key-0123456789abcdefghij";
@@ -376,7 +377,8 @@ async fn with_encryption_on_no_image_or_embedding_is_readable_at_rest() {
     let photo = fx.lfw.photo(PERSON, 0);
     // The embedding the app stores for this photo, computed by the same engine.
     let plain_dir = temp_dir();
-    let plain_settings = settings(&fx.models, plain_dir.path());
+    // The embedded store: PostgreSQL refuses a key (next test).
+    let plain_settings = embedded_settings(&fx.models, plain_dir.path());
     let engine = facegate_vision::Engine::start(&plain_settings.vision).unwrap();
     let faces = engine.embed_all(photo.clone()).await.unwrap();
     let needle: Vec<u8> = faces[0]
@@ -399,7 +401,7 @@ async fn with_encryption_on_no_image_or_embedding_is_readable_at_rest() {
     );
 
     let dir = temp_dir();
-    let mut s = settings(&fx.models, dir.path());
+    let mut s = embedded_settings(&fx.models, dir.path());
     s.security.encryption_key = Some("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".into());
     s.security.encryption_key_id = "2026-12".into();
     let app = TestApp::spawn(&s).await;
@@ -419,4 +421,21 @@ async fn with_encryption_on_no_image_or_embedding_is_readable_at_rest() {
     app.stop().await;
     assert!(!found_in_files(&dir.path().join("data"), &needle));
     assert!(!found_in_files(&dir.path().join("data"), &photo[100..164]));
+}
+
+/// pgvector indexes plain vectors only: the PostgreSQL store refuses to start with an
+/// encryption key rather than keep embeddings in plain under a setting that promises
+/// otherwise (production backends only).
+#[tokio::test]
+async fn postgres_refuses_an_encryption_key_it_could_not_honour() {
+    let Some(fx) = Fixtures::get() else { return };
+    if !production() {
+        return;
+    }
+    let dir = temp_dir();
+    let mut s = settings(&fx.models, dir.path());
+    s.security.encryption_key = Some("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".into());
+    let err = facegate_server::app::build(&s).await.unwrap_err();
+    let message = format!("{err:#}");
+    assert!(message.contains("encrypt"), "{message}");
 }

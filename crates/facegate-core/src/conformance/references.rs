@@ -1,23 +1,9 @@
-//! Behaviour every store adapter must show, run by each adapter's own tests against a real
-//! instance of its backend (`features = ["testing"]`).
+//! References: re-embedding with a new model.
 
+use super::fixtures::unit;
 use crate::face::{BoundingBox, Embedding, FaceDetection, Landmarks5, ModelId};
 use crate::model::Reference;
 use crate::ports::ReferenceStore;
-
-fn unit(model: &str, dim: usize, seed: u64) -> Embedding {
-    let mut state = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
-    let vector = (0..dim)
-        .map(|_| {
-            state = state
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            // The top 16 bits as a value in -1..1.
-            f32::from(u16::try_from(state >> 48).unwrap_or(0)) / 32_768.0 - 1.0
-        })
-        .collect();
-    Embedding::from_raw(ModelId(model.into()), vector).expect("a non-zero vector")
-}
 
 fn reference(id: &str, subject: &str, embedding: Embedding, crop: Option<&[u8]>) -> Reference {
     Reference {

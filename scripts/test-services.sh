@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Every backend of the production path, started for one test run on 127.0.0.1, each on a
+# free port with its data in a temporary folder: PostgreSQL 18 + pgvector, Redis, a
+# Kafka-protocol broker (tansu, sqlite storage) and an S3-compatible server (s3s-fs).
+#
+#   eval "$(scripts/test-services.sh start)"   # exports the FACEGATE_TEST_* variables
+#   scripts/test-services.sh stop
+#
+# The broker and the S3 server are built once per machine into
+# ${FACEGATE_TOOLS:-~/.cache/facegate/tools} and reused; Redis is Debian's redis-server
+# (installed here when missing and allowed: as root, or in CI).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CHECKOUT_ID="$(printf '%s' "$ROOT" | sha256sum | cut -c1-12)"
+REDIS_STATE="${TMPDIR:-/tmp}/facegate-test-redis-$CHECKOUT_ID"
+
+log() { printf 'test-services: %s\n' "$*" >&2; }
+die() { log "$*"; exit 1; }
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+start_redis() {
+    if ! command -v redis-server >/dev/null; then
+        [[ "$(id -u)" == 0 ]] || die "redis-server is missing: apt-get install redis-server"
+        log "installing redis-server"
+        apt-get install -y -qq redis-server >&2 ||
+            { apt-get update -qq >&2 && apt-get install -y -qq redis-server >&2; }
+    fi
+    stop_redis
+    mkdir -p "$REDIS_STATE"
+    local port
+    port="$(free_port)"
+    redis-server --bind 127.0.0.1 --port "$port" --save "" --appendonly no \
+        --dir "$REDIS_STATE" --daemonize yes --pidfile "$REDIS_STATE/redis.pid" \
+        --logfile "$REDIS_STATE/redis.log" >&2
+    for _ in $(seq 1 50); do
+        if redis-cli -p "$port" ping >/dev/null 2>&1; then
+            printf '%s\n' "$port" >"$REDIS_STATE/port"
+            log "redis on 127.0.0.1:$port"
+            printf 'redis://127.0.0.1:%s/0\n' "$port"
+            return
+        fi
+        sleep 0.1
+    done
+    die "redis did not answer on port $port"
+}
+
+stop_redis() {
+    if [[ -f "$REDIS_STATE/pid" || -f "$REDIS_STATE/redis.pid" ]]; then
+        kill "$(cat "$REDIS_STATE/redis.pid")" 2>/dev/null || true
+    fi
+    rm -rf "$REDIS_STATE"
+}
+
+start() {
+    local database redis s3 s3_root kafka
+    database="$("$ROOT/scripts/test-postgres.sh" start)"
+    redis="$(start_redis)"
+    s3="$("$ROOT/scripts/test-s3.sh" start)"
+    s3_root="$("$ROOT/scripts/test-s3.sh" root)"
+    kafka="$("$ROOT/scripts/test-kafka.sh" start)"
+    printf 'export FACEGATE_TEST_DATABASE_URL=%q\n' "$database"
+    printf 'export FACEGATE_TEST_REDIS_URL=%q\n' "$redis"
+    printf 'export FACEGATE_TEST_S3_ENDPOINT=%q\n' "$s3"
+    printf 'export FACEGATE_TEST_S3_ROOT=%q\n' "$s3_root"
+    printf 'export FACEGATE_TEST_KAFKA_BROKERS=%q\n' "$kafka"
+}
+
+stop() {
+    "$ROOT/scripts/test-kafka.sh" stop >/dev/null 2>&1 || true
+    "$ROOT/scripts/test-s3.sh" stop >/dev/null 2>&1 || true
+    stop_redis
+    "$ROOT/scripts/test-postgres.sh" stop >/dev/null 2>&1 || true
+    log "stopped"
+}
+
+case "${1:-}" in
+start) start ;;
+stop) stop ;;
+*)
+    echo "usage: $0 start|stop" >&2
+    exit 2
+    ;;
+esac
