@@ -62,6 +62,20 @@ impl Default for HttpConfig {
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Builds the whole API.
+/// The probes and metrics alone (`/health*`, `/metrics`), for processes that serve no API
+/// (`facegate worker`).
+pub fn probes_router(state: AppState) -> Router {
+    use routes::health;
+    Router::new()
+        .route("/health", get(health::health))
+        .route("/health/live", get(health::live))
+        .route("/health/ready", get(health::ready))
+        .route("/health/detailed", get(health::detailed))
+        .route("/metrics", get(routes::metrics::metrics))
+        .fallback(|| async { axum::http::StatusCode::NOT_FOUND })
+        .with_state(state)
+}
+
 pub fn router(state: AppState, config: &HttpConfig) -> Router {
     use routes::{docs, health};
     let api = api::routes(&state, config);

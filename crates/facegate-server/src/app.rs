@@ -38,6 +38,8 @@ use crate::{deliveries, jobs, requests, secrets, store};
 #[derive(Debug)]
 pub struct App {
     pub router: axum::Router,
+    /// Health and metrics only, for the `worker` role.
+    probes: axum::Router,
     pub health: Arc<Health>,
     jobs: JobService,
     jobs_submitted: Arc<Notify>,
@@ -419,27 +421,27 @@ pub async fn build(settings: &Settings) -> anyhow::Result<App> {
     let health = Arc::new(health);
     health.set_ready(true);
     let jobs_submitted = Arc::new(Notify::new());
-    let router = facegate_http::router(
-        AppState {
-            service,
-            accounts,
-            verification,
-            transactions: transactions(settings, &a),
-            scans,
-            webhooks: webhooks.clone(),
-            audit: a.store.clone(),
-            inventory: a.store.clone(),
-            limiter: a.limiter.clone(),
-            health: health.clone(),
-            stats: Arc::new(RequestStats::default()),
-            metrics,
-            gauges: a.store.clone(),
-            jobs_submitted: jobs_submitted.clone(),
-        },
-        &settings.http,
-    );
+    let state = AppState {
+        service,
+        accounts,
+        verification,
+        transactions: transactions(settings, &a),
+        scans,
+        webhooks: webhooks.clone(),
+        audit: a.store.clone(),
+        inventory: a.store.clone(),
+        limiter: a.limiter.clone(),
+        health: health.clone(),
+        stats: Arc::new(RequestStats::default()),
+        metrics,
+        gauges: a.store.clone(),
+        jobs_submitted: jobs_submitted.clone(),
+    };
+    let probes = facegate_http::probes_router(state.clone());
+    let router = facegate_http::router(state, &settings.http);
     Ok(App {
         router,
+        probes,
         health,
         jobs,
         jobs_submitted,
@@ -514,13 +516,23 @@ impl App {
     }
 
     /// The `worker` role: the Kafka consumer of verification requests (where configured),
-    /// the job worker and the webhook delivery worker, until `shutdown` resolves.
-    pub async fn work(self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
+    /// the job worker and the webhook delivery worker, with the probes and metrics on
+    /// `listener`, until `shutdown` resolves.
+    pub async fn work(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let (stop, stopped) = watch::channel(false);
         let workers = self.spawn_workers(&stopped, true);
-        shutdown.await;
+        let served = axum::serve(listener, self.probes)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        self.health.set_ready(false);
         let _ = stop.send(true);
-        join(workers).await
+        join(workers).await?;
+        served?;
+        Ok(())
     }
 }
 

@@ -166,6 +166,9 @@ lease_ms = 3000
 [policy]
 verification_liveness = false
 
+[http]
+bind = "127.0.0.1:0"
+
 [auth]
 admin_api_key = "fgk_worker-test-admin-key-0123456789abcdefghij"
 jwt_secret = "worker-test-signing-key-0123456789abcdef"

@@ -1,5 +1,8 @@
 //! `facegate worker`: the asynchronous workers without the HTTP API, for replicas that
-//! scale apart from the API (Kafka verification requests, queued jobs, webhooks).
+//! scale apart from the API (Kafka verification requests, queued jobs, webhooks); it serves
+//! only the probes and `/metrics` on `http.bind`.
+
+use anyhow::Context;
 
 use crate::app;
 use crate::cli::serve::shutdown_signal;
@@ -11,12 +14,16 @@ pub fn run(settings: &Settings) -> anyhow::Result<()> {
         .build()?;
     runtime.block_on(async {
         let app = app::build(settings).await?;
+        let listener = tokio::net::TcpListener::bind(&settings.http.bind)
+            .await
+            .with_context(|| format!("cannot listen on {}", settings.http.bind))?;
         tracing::info!(
+            address = %listener.local_addr()?,
             kafka = settings.kafka.is_some(),
             pack = settings.vision.pack.as_str(),
             "facegate worker is running"
         );
-        app.work(shutdown_signal()).await?;
+        app.work(listener, shutdown_signal()).await?;
         tracing::info!("facegate worker stopped");
         Ok(())
     })

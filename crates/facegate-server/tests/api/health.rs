@@ -3,7 +3,7 @@
 use facegate_vision::testing::models_dir;
 use reqwest::StatusCode;
 
-use crate::helpers::{TestApp, expect_json, settings, temp_dir};
+use crate::helpers::{Fixtures, TestApp, expect_json, production, settings, temp_dir};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_probes_openapi_and_docs_answer() {
@@ -22,6 +22,37 @@ async fn health_probes_openapi_and_docs_answer() {
     assert_eq!(detailed["inference_workers"], 1, "{detailed}");
     let threshold = detailed["policy"]["threshold"].as_f64().unwrap();
     assert!((0.0..1.0).contains(&threshold), "{detailed}");
+    assert_eq!(detailed["status"], "ok", "{detailed}");
+    let kinds = (
+        &detailed["store"]["kind"],
+        &detailed["blobs"]["kind"],
+        &detailed["kafka"]["enabled"],
+        &detailed["cache"]["kind"],
+    );
+    if production() {
+        assert_eq!(
+            kinds,
+            (
+                &"postgres".into(),
+                &"object_store".into(),
+                &true.into(),
+                &"redis".into()
+            ),
+            "{detailed}"
+        );
+        assert_eq!(detailed["cache"]["degraded"], false, "{detailed}");
+    } else {
+        assert_eq!(
+            kinds,
+            (
+                &"embedded".into(),
+                &"local".into(),
+                &false.into(),
+                &"none".into()
+            ),
+            "{detailed}"
+        );
+    }
 
     let response = app.get("/openapi.json").await;
     assert!(
@@ -64,5 +95,39 @@ async fn health_probes_openapi_and_docs_answer() {
     assert!(html.to_ascii_lowercase().contains("<html"), "{html}");
     assert!(html.contains("openapi.json"), "the page loads the document");
 
+    app.stop().await;
+}
+
+/// Redis only speeds things up: with it unreachable the service starts, says it is
+/// degraded, and still indexes, searches and limits rates (per replica).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_redis_the_service_works_degraded() {
+    let Some(fx) = Fixtures::get() else { return };
+    if !production() {
+        return;
+    }
+    let dir = temp_dir();
+    let mut s = settings(&fx.models, dir.path());
+    // Nothing listens on port 1.
+    s.cache.redis_url = Some("redis://127.0.0.1:1/0".into());
+    s.http.rate_limits.index_per_key_per_minute = 2;
+    let app = TestApp::spawn(&s).await;
+    let detailed = app.get_ok("/health/detailed").await;
+    assert_eq!(detailed["status"], "degraded", "{detailed}");
+    assert_eq!(detailed["cache"]["degraded"], true, "{detailed}");
+    assert_eq!(app.get_ok("/health/ready").await["status"], "ready");
+
+    let person = "Alan_Greenspan";
+    for n in 0..2 {
+        let (status, body) = app
+            .index("s", &format!("p{n}"), fx.lfw.photo(person, n))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let (status, body) = app.index("s", "p2", fx.lfw.photo(person, 2)).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(app.session_status("s").await["indexed_photos"], 2);
+    let found = app.search_ids("s", fx.lfw.photo(person, 3)).await;
+    assert_eq!(found.len(), 2, "{found:?}");
     app.stop().await;
 }
