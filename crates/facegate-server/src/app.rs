@@ -340,6 +340,24 @@ fn webhooks(settings: &Settings, a: &Adapters) -> anyhow::Result<WebhookService>
     ))
 }
 
+/// The instance's details, with the cache's state checked on every request.
+fn health(settings: &Settings, a: &Adapters) -> Health {
+    let health = Health::new(details(settings, a));
+    match a.redis.clone() {
+        Some(client) => health.with_check(
+            "cache",
+            Box::new(move || {
+                let h = client.health();
+                (h.degraded, json!(h))
+            }),
+        ),
+        None => health.with_check(
+            "cache",
+            Box::new(|| (false, json!({"kind": "none", "degraded": false}))),
+        ),
+    }
+}
+
 /// Wires the engine, stores and HTTP layer together. Starting the engine loads and warms
 /// up every model, so the app is ready when this returns.
 pub async fn build(settings: &Settings) -> anyhow::Result<App> {
@@ -404,21 +422,7 @@ pub async fn build(settings: &Settings) -> anyhow::Result<App> {
                 settings.worker.lease_ms,
             )
         });
-    let mut health = Health::new(details(settings, &a));
-    health = match a.redis.clone() {
-        Some(client) => health.with_check(
-            "cache",
-            Box::new(move || {
-                let h = client.health();
-                (h.degraded, json!(h))
-            }),
-        ),
-        None => health.with_check(
-            "cache",
-            Box::new(|| (false, json!({"kind": "none", "degraded": false}))),
-        ),
-    };
-    let health = Arc::new(health);
+    let health = Arc::new(health(settings, &a));
     health.set_ready(true);
     let jobs_submitted = Arc::new(Notify::new());
     let state = AppState {

@@ -38,27 +38,25 @@ struct Services {
 
 fn services() -> Option<Services> {
     let get = |name: &str| std::env::var(name).ok();
-    match (
+    if let (Some(database), Some(s3_endpoint), Some(s3_root), Some(kafka)) = (
         get("FACEGATE_TEST_DATABASE_URL"),
         get("FACEGATE_TEST_S3_ENDPOINT"),
         get("FACEGATE_TEST_S3_ROOT"),
         get("FACEGATE_TEST_KAFKA_BROKERS"),
     ) {
-        (Some(database), Some(s3_endpoint), Some(s3_root), Some(kafka)) => Some(Services {
+        return Some(Services {
             database,
             s3_endpoint,
             s3_root: PathBuf::from(s3_root),
             kafka,
-        }),
-        _ => {
-            assert!(
-                get("FACEGATE_REQUIRE_SERVICES").as_deref() != Some("1"),
-                "the worker test needs the FACEGATE_TEST_* services (scripts/test-services.sh start)"
-            );
-            eprintln!("skipped: no test services (scripts/test-services.sh start)");
-            None
-        }
+        });
     }
+    assert!(
+        get("FACEGATE_REQUIRE_SERVICES").as_deref() != Some("1"),
+        "the worker test needs the FACEGATE_TEST_* services (scripts/test-services.sh start)"
+    );
+    eprintln!("skipped: no test services (scripts/test-services.sh start)");
+    None
 }
 
 /// What each request is, and so what its result must say.
@@ -343,7 +341,7 @@ async fn every_request_ends_with_one_result_after_the_worker_is_killed() {
     assert_eq!(faces.len(), REQUESTS, "LFW has too few people");
     let publisher = KafkaPublisher::new(&kafka).unwrap();
     let mut expected: BTreeMap<String, Kind> = BTreeMap::new();
-    for i in 0..REQUESTS {
+    for (i, face) in faces.iter().enumerate() {
         let kind = Kind::of(i);
         let username = format!("user{i:04}");
         if kind != Kind::UnknownUser {
@@ -360,7 +358,7 @@ async fn every_request_ends_with_one_result_after_the_worker_is_killed() {
         let bytes = match kind {
             Kind::NoFace => sky(i),
             Kind::NotAnImage => format!("not an image {i}").into_bytes(),
-            Kind::Face | Kind::UnknownUser => faces[i].clone(),
+            Kind::Face | Kind::UnknownUser => face.clone(),
         };
         let image = if i % 2 == 0 {
             let key = format!("uploads/{i:04}.jpg");
@@ -490,8 +488,7 @@ async fn every_request_ends_with_one_result_after_the_worker_is_killed() {
         }
     }
     eprintln!(
-        "{REQUESTS} requests: {verified} verified, {} results at the kill, {repeats} repeated results",
-        at_kill
+        "{REQUESTS} requests: {verified} verified, {at_kill} results at the kill, {repeats} repeated results"
     );
     assert!(verified >= REQUESTS * 8 / 10, "only {verified} verified");
 
