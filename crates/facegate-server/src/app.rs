@@ -499,24 +499,9 @@ impl App {
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let (stop, stopped) = watch::channel(false);
-        let workers = if self.in_process {
-            self.spawn_workers(&stopped, false)
-        } else {
-            Vec::new()
-        };
-        let served = axum::serve(
-            listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await;
-        self.health.set_ready(false);
-        let _ = stop.send(true);
-        join(workers).await?;
-        served?;
-        Ok(())
+        let workers = self.in_process.then_some(false);
+        let router = self.router.clone();
+        self.run(router, listener, shutdown, workers).await
     }
 
     /// The `worker` role: the Kafka consumer of verification requests (where configured),
@@ -527,11 +512,27 @@ impl App {
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        let probes = self.probes.clone();
+        self.run(probes, listener, shutdown, Some(true)).await
+    }
+
+    /// Serves `router` with the workers beside it (`Some(with_kafka)`) or none; then stops
+    /// them, waiting for the work in progress.
+    async fn run(
+        self,
+        router: axum::Router,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+        workers: Option<bool>,
+    ) -> anyhow::Result<()> {
         let (stop, stopped) = watch::channel(false);
-        let workers = self.spawn_workers(&stopped, true);
-        let served = axum::serve(listener, self.probes)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let workers = workers.map_or_else(Vec::new, |kafka| self.spawn_workers(&stopped, kafka));
+        let served = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
         self.health.set_ready(false);
         let _ = stop.send(true);
         join(workers).await?;

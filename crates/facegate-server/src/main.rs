@@ -82,7 +82,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Serve => cli::serve::run(&settings),
-        Command::Worker => cli::worker::run(&settings),
+        Command::Worker => cli::serve::work(&settings),
         Command::Migrate(args) => cli::migrate::run(&settings, &args),
         Command::Detect(args) => cli::detect::run(&settings, &args),
         Command::Embed(args) => cli::embed::run(&settings, &args),

@@ -490,7 +490,11 @@ async fn every_request_ends_with_one_result_after_the_worker_is_killed() {
     eprintln!(
         "{REQUESTS} requests: {verified} verified, {at_kill} results at the kill, {repeats} repeated results"
     );
-    assert!(verified >= REQUESTS * 8 / 10, "only {verified} verified");
+    let with_a_face = expected.values().filter(|k| **k == Kind::Face).count();
+    assert!(
+        verified * 10 >= with_a_face * 9,
+        "only {verified} of {with_a_face} verified"
+    );
 
     // The store agrees: one done job per known user's request, users verified as told.
     let mut connection = sqlx::PgConnection::connect(&db).await.unwrap();
@@ -503,10 +507,17 @@ async fn every_request_ends_with_one_result_after_the_worker_is_killed() {
         .await
         .unwrap();
     assert_eq!(done as usize, known);
-    let (users_verified,): (i64,) = sqlx::query_as("SELECT count(*) FROM users WHERE verified")
-        .fetch_one(&mut connection)
-        .await
-        .unwrap();
+    let attempts: Vec<(i64, i64)> =
+        sqlx::query_as("SELECT attempts::BIGINT, count(*) FROM jobs GROUP BY attempts ORDER BY 1")
+            .fetch_all(&mut connection)
+            .await
+            .unwrap();
+    eprintln!("jobs by attempts: {attempts:?}");
+    let (users_verified,): (i64,) =
+        sqlx::query_as("SELECT count(*) FROM users WHERE verified_at IS NOT NULL")
+            .fetch_one(&mut connection)
+            .await
+            .unwrap();
     assert_eq!(users_verified as usize, verified);
     let (faces_stored,): (i64,) = sqlx::query_as("SELECT count(*) FROM user_faces")
         .fetch_one(&mut connection)

@@ -10,7 +10,6 @@ pub mod models;
 pub mod recall;
 pub mod serve;
 pub mod verify;
-pub mod worker;
 
 use std::path::Path;
 use std::process::ExitCode;

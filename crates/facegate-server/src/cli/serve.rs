@@ -1,12 +1,30 @@
-//! `facegate serve`: the HTTP API and the job worker on the embedded default (no external
-//! services).
+//! The long-running roles: `facegate serve` (the HTTP API, with the job workers unless
+//! `worker.in_process` is off) and `facegate worker` (Kafka verification requests, queued
+//! jobs and webhooks, serving only the probes and `/metrics` on `http.bind`).
 
 use anyhow::Context;
 
 use crate::app;
 use crate::settings::Settings;
 
+/// Which long-running role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Api,
+    Worker,
+}
+
+/// `facegate serve`.
 pub fn run(settings: &Settings) -> anyhow::Result<()> {
+    start(settings, Role::Api)
+}
+
+/// `facegate worker`.
+pub fn work(settings: &Settings) -> anyhow::Result<()> {
+    start(settings, Role::Worker)
+}
+
+fn start(settings: &Settings, role: Role) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -17,18 +35,23 @@ pub fn run(settings: &Settings) -> anyhow::Result<()> {
             .with_context(|| format!("cannot listen on {}", settings.http.bind))?;
         tracing::info!(
             address = %listener.local_addr()?,
+            role = ?role,
             pack = settings.vision.pack.as_str(),
             licence = settings.vision.pack.licence(),
+            kafka = settings.kafka.is_some(),
             "facegate is serving"
         );
-        app.serve(listener, shutdown_signal()).await?;
+        match role {
+            Role::Api => app.serve(listener, shutdown_signal()).await?,
+            Role::Worker => app.work(listener, shutdown_signal()).await?,
+        }
         tracing::info!("facegate stopped");
         Ok(())
     })
 }
 
 /// Resolves on Ctrl-C or SIGTERM; in-flight requests then finish before exit.
-pub(crate) async fn shutdown_signal() {
+async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
