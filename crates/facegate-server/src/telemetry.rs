@@ -32,12 +32,18 @@ impl Drop for Guard {
     }
 }
 
+/// Targets that log below `warn` only when asked by `RUST_LOG`.
+const QUIET: &str = "sqlx::postgres::notice=warn";
+
 /// Installs the global subscriber. Logs go to stderr so that CLI output on stdout stays
 /// machine-readable. `RUST_LOG` overrides the configured level. With an OTLP endpoint,
 /// spans at `info` and above are also exported, whatever the log level.
 pub fn init(settings: &LogSettings, telemetry: &TelemetrySettings) -> anyhow::Result<Guard> {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.level));
+    // PostgreSQL's notices ("relation ... already exists, skipping" on every migration
+    // check) are not news at info.
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        EnvFilter::new(format!("{},{QUIET}", settings.level))
+    });
     let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     let fmt: Box<dyn tracing_subscriber::Layer<Registry> + Send + Sync> = match settings.format {
         LogFormat::Json => fmt.json().flatten_event(true).boxed(),
