@@ -41,9 +41,8 @@ const QUIET: &str = "sqlx::postgres::notice=warn";
 pub fn init(settings: &LogSettings, telemetry: &TelemetrySettings) -> anyhow::Result<Guard> {
     // PostgreSQL's notices ("relation ... already exists, skipping" on every migration
     // check) are not news at info.
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        EnvFilter::new(format!("{},{QUIET}", settings.level))
-    });
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(format!("{},{QUIET}", settings.level)));
     let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     let fmt: Box<dyn tracing_subscriber::Layer<Registry> + Send + Sync> = match settings.format {
         LogFormat::Json => fmt.json().flatten_event(true).boxed(),
