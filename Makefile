@@ -3,7 +3,7 @@ CARGO ?= cargo
 BIN := $(or $(CARGO_TARGET_DIR),target)/release/facegate
 LFW := ../shared/datasets/lfw
 
-.PHONY: setup run test test-kill bench eval fmt lint models deploy-check
+.PHONY: setup run test bench eval fmt lint models deploy-check
 
 setup:
 	scripts/setup.sh
@@ -21,14 +21,6 @@ test: setup
 	$(CARGO) test --release --locked --workspace --all-targets; \
 	echo "== the API suite on PostgreSQL + Redis + S3 + Kafka"; \
 	FACEGATE_TEST_BACKEND=production $(CARGO) test --release --locked -p facegate-server --test api
-
-# The 1,000-request SIGKILL test of the Kafka worker (crates/facegate-server/tests/worker.rs),
-# kept out of `test` while a stall after the restart seen once is not understood.
-test-kill: setup
-	@set -e; eval "$$(scripts/test-services.sh start)"; \
-	trap 'scripts/test-services.sh stop' EXIT; \
-	FACEGATE_REQUIRE_MODELS=1 FACEGATE_REQUIRE_SERVICES=1 \
-	  $(CARGO) test --release --locked -p facegate-server --test worker -- --ignored --nocapture
 
 bench: setup
 	$(BIN) bench --json reports/bench-$${FACEGATE__VISION__PACK:-insightface}.json

@@ -15,6 +15,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
+use crate::group::GroupContext;
 use crate::headers::MessageHeaders;
 use crate::messages::{DlqMessage, VerificationRequest};
 use crate::{KafkaPublisher, KafkaSettings, QueueError};
@@ -59,7 +60,7 @@ pub trait RequestHandler: Send + Sync {
 
 /// A consumer of the requests topic in the workers' group.
 pub struct KafkaConsumer {
-    consumer: Arc<StreamConsumer>,
+    consumer: Arc<StreamConsumer<GroupContext>>,
     publisher: KafkaPublisher,
     settings: KafkaSettings,
 }
@@ -98,10 +99,12 @@ impl KafkaConsumer {
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("enable.partition.eof", "false");
-        let consumer: StreamConsumer = config.create().map_err(|source| QueueError::Client {
-            client: "consumer",
-            source,
-        })?;
+        let consumer: StreamConsumer<GroupContext> = config
+            .create_with_context(GroupContext::new(&settings.group_id))
+            .map_err(|source| QueueError::Client {
+                client: "consumer",
+                source,
+            })?;
         consumer
             .subscribe(&[settings.requests_topic.as_str()])
             .map_err(|source| QueueError::Subscribe {

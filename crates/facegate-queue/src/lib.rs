@@ -12,6 +12,7 @@
 mod admin;
 mod consumer;
 mod error;
+mod group;
 mod headers;
 pub mod messages;
 mod publisher;

@@ -26,6 +26,8 @@ use sqlx::Connection as _;
 const REQUESTS: usize = 1000;
 /// The worker is killed once this many results are out.
 const KILL_AFTER: usize = 300;
+/// The workers' `session.timeout.ms`: how soon the broker notices a killed one.
+const SESSION_TIMEOUT_MS: u64 = 6_000;
 const S3_ACCESS_KEY: &str = "facegate-test";
 const S3_SECRET_KEY: &str = "facegate-test-secret";
 
@@ -155,7 +157,7 @@ max_attempts = 3
 retry_backoff_ms = 100
 
 [kafka.properties]
-"session.timeout.ms" = "6000"
+"session.timeout.ms" = "{SESSION_TIMEOUT_MS}"
 
 [worker]
 shared_volume = "{volume}"
@@ -172,7 +174,7 @@ admin_api_key = "fgk_worker-test-admin-key-0123456789abcdefghij"
 jwt_secret = "worker-test-signing-key-0123456789abcdef"
 
 [log]
-level = "warn"
+level = "warn,facegate_queue=info"
 "#,
         models = models.display(),
         data = dir.join("data").display(),
@@ -259,6 +261,14 @@ fn distinct(results: &[Value]) -> usize {
         .len()
 }
 
+async fn done_jobs(connection: &mut sqlx::PgConnection) -> i64 {
+    let (done,): (i64,) = sqlx::query_as("SELECT count(*) FROM jobs WHERE state = 'done'")
+        .fetch_one(connection)
+        .await
+        .unwrap();
+    done
+}
+
 fn files_under(dir: &Path) -> Vec<PathBuf> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
@@ -276,7 +286,6 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "stalled once after the restart (1 run of 3): run it with `make test-kill` until the cause is found"]
 #[expect(clippy::too_many_lines, reason = "one scenario, told in order")]
 async fn every_request_ends_with_one_result_after_the_worker_is_killed() {
     let (Some(models), Some(datasets)) = (models_dir(), datasets_dir()) else {
@@ -416,9 +425,34 @@ async fn every_request_ends_with_one_result_after_the_worker_is_killed() {
     worker.kill().unwrap(); // SIGKILL
     let killed = worker.wait().unwrap();
     assert!(!killed.success());
+    // The restart comes once the broker may have expired the killed member (its session
+    // timeout, plus margin), as a supervisor's restart delay would make it. tansu 0.6
+    // mishandles a member that joins first: when a heartbeat is what expires the dead
+    // leader, the group keeps the dead member's assignment and the new member is given no
+    // partition, for good. Meanwhile the results the killed worker published last reach
+    // the observer.
+    read_until(
+        &results_consumer,
+        &mut results,
+        Duration::from_millis(SESSION_TIMEOUT_MS + 2_000),
+        |_| false,
+    )
+    .await;
     let at_kill = distinct(&results);
     let log = dir.path().join("worker-2.log");
     let mut worker = facegate(&config, &["worker"], &log);
+    let restarted = Instant::now();
+    read_until(
+        &results_consumer,
+        &mut results,
+        Duration::from_mins(8),
+        |r| distinct(r) > at_kill,
+    )
+    .await;
+    eprintln!(
+        "first new result {:.1} s after the restart",
+        restarted.elapsed().as_secs_f64()
+    );
     let finished = read_until(
         &results_consumer,
         &mut results,
@@ -436,9 +470,11 @@ async fn every_request_ends_with_one_result_after_the_worker_is_killed() {
     .await;
     worker.kill().unwrap();
     worker.wait().unwrap();
+    let mut connection = sqlx::PgConnection::connect(&db).await.unwrap();
+    let done = done_jobs(&mut connection).await;
     assert!(
         finished,
-        "{} of {REQUESTS} results: {}",
+        "{} of {REQUESTS} results, {done} jobs done: {}",
         distinct(&results),
         std::fs::read_to_string(&log).unwrap()
     );
@@ -498,15 +534,10 @@ async fn every_request_ends_with_one_result_after_the_worker_is_killed() {
     );
 
     // The store agrees: one done job per known user's request, users verified as told.
-    let mut connection = sqlx::PgConnection::connect(&db).await.unwrap();
     let known = expected
         .values()
         .filter(|k| **k != Kind::UnknownUser)
         .count();
-    let (done,): (i64,) = sqlx::query_as("SELECT count(*) FROM jobs WHERE state = 'done'")
-        .fetch_one(&mut connection)
-        .await
-        .unwrap();
     assert_eq!(done as usize, known);
     let attempts: Vec<(i64, i64)> =
         sqlx::query_as("SELECT attempts::BIGINT, count(*) FROM jobs GROUP BY attempts ORDER BY 1")
