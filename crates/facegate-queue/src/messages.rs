@@ -144,6 +144,26 @@ pub struct VerificationResultMessage {
     pub finished_at: i64,
 }
 
+impl VerificationResultMessage {
+    /// A request that failed before anything was decided about a face (an unknown user,
+    /// say): `failed` with `reason`, no user id, no scores, no model.
+    #[must_use]
+    pub fn failed(request_id: &str, username: &str, reason: &str, finished_at: i64) -> Self {
+        Self {
+            request_id: request_id.to_owned(),
+            username: username.to_owned(),
+            user_id: None,
+            status: "failed".to_owned(),
+            reason: Some(reason.to_owned()),
+            similarity: None,
+            quality: None,
+            liveness: None,
+            model: None,
+            finished_at,
+        }
+    }
+}
+
 /// How [`DlqMessage::payload`] holds the original bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -327,16 +347,8 @@ mod tests {
     #[test]
     fn results_leave_out_what_is_unknown() {
         let result = VerificationResultMessage {
-            request_id: "r".into(),
-            username: "u".into(),
-            user_id: None,
-            status: "failed".into(),
-            reason: Some("face_not_found".into()),
-            similarity: None,
             quality: Some(0.5),
-            liveness: None,
-            model: None,
-            finished_at: 1_700_000_000_000,
+            ..VerificationResultMessage::failed("r", "u", "face_not_found", 1_700_000_000_000)
         };
         let json = serde_json::to_value(&result).unwrap();
         assert_eq!(

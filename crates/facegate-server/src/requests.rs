@@ -182,18 +182,12 @@ impl RequestWorker {
         };
         let Some((user, _)) = self.ports.users.user_by_name(&request.username).await? else {
             // Permanent: the result says so and the upload is not kept.
-            let result = VerificationResultMessage {
-                request_id: request.request_id.clone(),
-                username: request.username.clone(),
-                user_id: None,
-                status: "failed".to_owned(),
-                reason: Some(ErrorCode::NotFound.as_str().to_owned()),
-                similarity: None,
-                quality: None,
-                liveness: None,
-                model: None,
-                finished_at: self.ports.clock.now(),
-            };
+            let result = VerificationResultMessage::failed(
+                &request.request_id,
+                &request.username,
+                ErrorCode::NotFound.as_str(),
+                self.ports.clock.now(),
+            );
             publish(&self.publisher, &result).await?;
             self.ports.uploads.delete(&key).await?;
             return Ok(HandlerOutcome::Done);

@@ -5,7 +5,7 @@ use crate::account::{
     Transaction, User, UserFace, VerificationResult, VerificationStatus,
 };
 use crate::face::{BoundingBox, Embedding, FaceDetection, Landmarks5, ModelId};
-use crate::model::Timestamp;
+use crate::model::{IndexedFace, IndexedPhoto, Reference, Timestamp};
 use crate::ports::{Symmetry, UserStore};
 use crate::scans::{Scan, ScanResult, ScanStatus};
 use crate::webhooks::{Delivery, DeliveryState, Webhook, WebhookEvent};
@@ -14,11 +14,11 @@ use crate::webhooks::{Delivery, DeliveryState, Webhook, WebhookEvent};
 pub const MODEL: &str = "w600k_mbf@1";
 pub const DIM: usize = 512;
 
-/// A reproducible unit embedding of `model` (a linear congruential generator, so no rand
+/// `dim` reproducible values in -1..1 (a linear congruential generator, so no rand
 /// dependency).
-pub fn unit(model: &str, dim: usize, seed: u64) -> Embedding {
+fn noise(dim: usize, seed: u64) -> Vec<f32> {
     let mut state = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
-    let vector = (0..dim)
+    (0..dim)
         .map(|_| {
             state = state
                 .wrapping_mul(6_364_136_223_846_793_005)
@@ -26,8 +26,44 @@ pub fn unit(model: &str, dim: usize, seed: u64) -> Embedding {
             // The top 16 bits as a value in -1..1.
             f32::from(u16::try_from(state >> 48).unwrap_or(0)) / 32_768.0 - 1.0
         })
+        .collect()
+}
+
+/// A reproducible unit embedding of `model`.
+pub fn unit(model: &str, dim: usize, seed: u64) -> Embedding {
+    Embedding::from_raw(ModelId(model.into()), noise(dim, seed)).expect("a non-zero vector")
+}
+
+/// A unit embedding (of `base`'s model) whose cosine with `base` is `similarity`; `seed`
+/// picks the direction across, and must not be the seed `base` was made from.
+pub fn at_similarity(base: &Embedding, similarity: f32, seed: u64) -> Embedding {
+    let b = base.vector();
+    let mut other = noise(b.len(), seed);
+    let along: f32 = other.iter().zip(b).map(|(o, b)| o * b).sum();
+    for (o, b) in other.iter_mut().zip(b) {
+        *o -= along * b;
+    }
+    let norm = other.iter().map(|o| o * o).sum::<f32>().sqrt();
+    let across = (1.0 - similarity * similarity).sqrt();
+    let vector = b
+        .iter()
+        .zip(&other)
+        .map(|(b, o)| similarity * b + across * o / norm)
         .collect();
-    Embedding::from_raw(ModelId(model.into()), vector).expect("a non-zero vector")
+    Embedding::from_raw(base.model().clone(), vector).expect("a non-zero vector")
+}
+
+/// The cosine of two embeddings of one model and size.
+pub fn cosine(a: &Embedding, b: &Embedding) -> f32 {
+    crate::similarity::cosine(a, b).expect("comparable embeddings")
+}
+
+/// Equal within what a store's `REAL`/`f32` round trip and an index's arithmetic allow.
+pub fn assert_close(actual: f32, expected: f32) {
+    assert!(
+        (actual - expected).abs() < 1e-4,
+        "{actual} is not close to {expected}"
+    );
 }
 
 pub fn detection(score: f32) -> FaceDetection {
@@ -35,6 +71,67 @@ pub fn detection(score: f32) -> FaceDetection {
         bbox: BoundingBox::new(10.0, 20.0, 110.0, 140.0),
         score,
         landmarks: Landmarks5::default(),
+    }
+}
+
+/// A reference of `subject`, without a crop.
+pub fn reference(
+    id: &str,
+    subject: &str,
+    embedding: Embedding,
+    created_at: Timestamp,
+) -> Reference {
+    Reference {
+        id: id.to_owned(),
+        subject: subject.to_owned(),
+        face: detection(0.98),
+        quality: 0.8,
+        embedding,
+        created_at,
+        crop: None,
+    }
+}
+
+/// A photo whose face `i` has box `(10i, 10i, 10i + 50, 10i + 60)` and score `0.9 - 0.1i`.
+pub fn photo(
+    session: &str,
+    photo_id: &str,
+    faces: Vec<Embedding>,
+    indexed_at: Timestamp,
+) -> IndexedPhoto {
+    IndexedPhoto {
+        session_id: session.to_owned(),
+        photo_id: photo_id.to_owned(),
+        faces: faces
+            .into_iter()
+            .enumerate()
+            .map(|(i, embedding)| {
+                let at = 10.0 * i as f32;
+                IndexedFace {
+                    face_index: u32::try_from(i).expect("a few faces"),
+                    bbox: BoundingBox::new(at, at, at + 50.0, at + 60.0),
+                    detection_score: 0.9 - 0.1 * i as f32,
+                    embedding,
+                }
+            })
+            .collect(),
+        indexed_at,
+    }
+}
+
+/// Two photos are the same record; embeddings compared by cosine, not bit for bit.
+pub fn assert_same_photo(actual: &IndexedPhoto, expected: &IndexedPhoto) {
+    assert_eq!(actual.session_id, expected.session_id);
+    assert_eq!(actual.photo_id, expected.photo_id);
+    assert_eq!(actual.indexed_at, expected.indexed_at);
+    assert_eq!(actual.faces.len(), expected.faces.len());
+    for (a, e) in actual.faces.iter().zip(&expected.faces) {
+        assert_eq!(a.face_index, e.face_index);
+        assert_eq!(a.bbox, e.bbox);
+        // Scores are stored as f32 exactly.
+        assert_eq!(a.detection_score.to_bits(), e.detection_score.to_bits());
+        assert_eq!(a.embedding.model(), e.embedding.model());
+        assert_close(cosine(&a.embedding, &e.embedding), 1.0);
     }
 }
 

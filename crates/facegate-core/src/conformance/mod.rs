@@ -6,6 +6,7 @@
 //! [`fixtures`] builds the records, for the adapters' own tests too.
 
 pub mod accounts;
+pub mod collections;
 pub mod fixtures;
 pub mod jobs;
 pub mod metrics;
@@ -13,5 +14,3 @@ pub mod references;
 pub mod scans;
 pub mod users;
 pub mod webhooks;
-
-pub use references::references_are_reembedded;

@@ -13,7 +13,7 @@ use crate::support::accounts::{add_user, user_face};
 use crate::support::sealing::{XorSealer, plain_bytes, stored_in_files};
 use crate::support::{
     DIM, MODEL, TempDir, assert_close, assert_same_photo_matches, assert_same_subject_matches,
-    at_similarity, connect, cosine, open_store, photo, plain, random_unit, reference,
+    at_similarity, connect, cosine, open_store, photo, plain, reference, unit,
 };
 
 fn sealed() -> Arc<dyn Sealer> {
@@ -73,7 +73,7 @@ async fn key_ids(dir: &Path, table: &str) -> Vec<Option<String>> {
 
 #[tokio::test]
 async fn sealed_embeddings_never_reach_the_files_in_plain() {
-    let probe = random_unit(MODEL, DIM, 1);
+    let probe = unit(MODEL, DIM, 1);
     // The check itself finds plain embeddings when encryption is off.
     let plain_dir = TempDir::new("plain-files");
     let store = open_store(plain_dir.path()).await;
@@ -105,7 +105,7 @@ async fn sealed_embeddings_never_reach_the_files_in_plain() {
 #[tokio::test]
 async fn sealed_embeddings_read_back_the_same_after_a_restart() {
     let dir = TempDir::new("sealed-restart");
-    let probe = random_unit(MODEL, DIM, 2);
+    let probe = unit(MODEL, DIM, 2);
     let store = open_sealed(dir.path()).await;
     let written = write_one_of_each(&store, "a", &probe).await;
     let before = results(&store, &probe).await;
@@ -128,7 +128,7 @@ async fn sealed_embeddings_read_back_the_same_after_a_restart() {
 #[tokio::test]
 async fn plain_rows_still_read_once_encryption_is_on() {
     let dir = TempDir::new("plain-then-sealed");
-    let probe = random_unit(MODEL, DIM, 3);
+    let probe = unit(MODEL, DIM, 3);
     let store = open_store(dir.path()).await;
     let old = write_one_of_each(&store, "a", &probe).await;
     let before = results(&store, &probe).await;
@@ -160,7 +160,7 @@ async fn plain_rows_still_read_once_encryption_is_on() {
 async fn sealed_rows_without_their_sealer_are_refused() {
     let dir = TempDir::new("sealed-no-key");
     let store = open_sealed(dir.path()).await;
-    write_one_of_each(&store, "a", &random_unit(MODEL, DIM, 4)).await;
+    write_one_of_each(&store, "a", &unit(MODEL, DIM, 4)).await;
     store.close().await;
 
     let err = EmbeddedStore::open(dir.path(), plain()).await.unwrap_err();

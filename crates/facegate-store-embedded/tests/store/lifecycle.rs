@@ -7,7 +7,7 @@ use sqlx::SqlitePool;
 use crate::support::accounts::{add_user, job};
 use crate::support::{
     DIM, MODEL, TempDir, assert_same_photo, assert_same_photo_matches, assert_same_subject_matches,
-    at_similarity, connect, open_store, photo, plain, random_unit, reference,
+    at_similarity, connect, open_store, photo, plain, reference, unit,
 };
 
 /// The tables of the first migration.
@@ -79,7 +79,7 @@ async fn open_creates_the_folder_and_a_wal_database() {
 #[tokio::test]
 async fn everything_survives_a_restart() {
     let dir = TempDir::new("restart");
-    let probe = random_unit(MODEL, DIM, 77);
+    let probe = unit(MODEL, DIM, 77);
     let indexed = photo(
         "s",
         "p1",
@@ -149,7 +149,7 @@ async fn migrations_go_down_and_up_again() {
     let dir = TempDir::new("migrations");
     let store = open_store(dir.path()).await;
     store
-        .insert_reference(&reference("r", "alice", random_unit(MODEL, DIM, 1), 0))
+        .insert_reference(&reference("r", "alice", unit(MODEL, DIM, 1), 0))
         .await
         .unwrap();
     add_user(&store, "u1", 0).await;
@@ -181,15 +181,11 @@ async fn migrations_go_down_and_up_again() {
     assert!(store.subjects().await.unwrap().is_empty());
     assert!(store.users().await.unwrap().is_empty());
     store
-        .insert_reference(&reference("r", "alice", random_unit(MODEL, DIM, 1), 0))
+        .insert_reference(&reference("r", "alice", unit(MODEL, DIM, 1), 0))
         .await
         .unwrap();
     assert_eq!(
-        store
-            .identify(&random_unit(MODEL, DIM, 1), 1)
-            .await
-            .unwrap()[0]
-            .reference_id,
+        store.identify(&unit(MODEL, DIM, 1), 1).await.unwrap()[0].reference_id,
         "r"
     );
     add_user(&store, "u1", 0).await;

@@ -7,7 +7,7 @@ use sqlx::{Executor, PgConnection};
 
 use crate::support::{
     DIM, MODEL, TestDatabase, assert_close, assert_same_photo, at_similarity, open_store, photo,
-    random_unit, reference,
+    reference, unit,
 };
 
 /// Every table the migrations create, by name.
@@ -50,7 +50,7 @@ async fn reconnecting_keeps_the_data_and_migrates_nothing_twice() {
     let Some((db, store)) = open_store("reconnect").await else {
         return;
     };
-    let probe = random_unit(MODEL, DIM, 1);
+    let probe = unit(MODEL, DIM, 1);
     let stored = photo("s", "p", vec![at_similarity(&probe, 0.8, 2)], 7);
     store.insert_photo(&stored).await.unwrap();
     store
@@ -85,7 +85,7 @@ async fn migrations_go_down_and_up_again() {
     assert_eq!(tables(&mut conn).await, ALL_TABLES);
     assert!(has_vector_extension(&mut conn).await);
     store
-        .insert_reference(&reference("r1", "alice", random_unit(MODEL, DIM, 1), 0))
+        .insert_reference(&reference("r1", "alice", unit(MODEL, DIM, 1), 0))
         .await
         .unwrap();
 
@@ -112,7 +112,7 @@ async fn migrations_go_down_and_up_again() {
     MIGRATOR.run(store.pool()).await.unwrap();
     assert_eq!(tables(&mut conn).await, ALL_TABLES);
     assert!(store.reference("r1").await.unwrap().is_none());
-    let p = photo("s", "p", vec![random_unit(MODEL, DIM, 2)], 1);
+    let p = photo("s", "p", vec![unit(MODEL, DIM, 2)], 1);
     assert!(store.insert_photo(&p).await.unwrap().1);
     assert_eq!(store.status("s").await.unwrap().indexed_faces, 1);
 }
@@ -195,7 +195,7 @@ async fn searches_of_512_d_probes_use_the_hnsw_indexes() {
     let store = PostgresStore::from_pool(pool.clone(), &NoEncryption)
         .await
         .unwrap();
-    let probe = random_unit(MODEL, DIM, 99);
+    let probe = unit(MODEL, DIM, 99);
     for (id, subject, similarity, seed) in [
         ("a1", "alice", 0.9, 1),
         ("a2", "alice", 0.95, 2),
