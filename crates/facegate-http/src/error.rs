@@ -111,6 +111,13 @@ pub async fn render_errors(request: Request, next: Next) -> Response {
         HeaderValue::from_static("application/json"),
     );
     parts.headers.remove(header::CONTENT_LENGTH);
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        // The rest of the body is left unread: the connection cannot carry another
+        // request, so clients must not reuse it.
+        parts
+            .headers
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     if matches!(
         failure.code,
         ErrorCode::Overloaded | ErrorCode::ModelUnavailable

@@ -23,5 +23,7 @@ mod persistence;
 mod scans;
 #[path = "api/security.rs"]
 mod security;
+#[path = "common/services.rs"]
+mod services;
 #[path = "api/webhooks.rs"]
 mod webhooks;

@@ -23,13 +23,16 @@ use rdkafka::consumer::{Consumer as _, StreamConsumer};
 use serde_json::Value;
 use sqlx::Connection as _;
 
+#[path = "common/services.rs"]
+mod services;
+
+use services::{create_database, files_under, s3_options};
+
 const REQUESTS: usize = 1000;
 /// The worker is killed once this many results are out.
 const KILL_AFTER: usize = 300;
 /// The workers' `session.timeout.ms`: how soon the broker notices a killed one.
 const SESSION_TIMEOUT_MS: u64 = 6_000;
-const S3_ACCESS_KEY: &str = "facegate-test";
-const S3_SECRET_KEY: &str = "facegate-test-secret";
 
 struct Services {
     database: String,
@@ -138,11 +141,7 @@ data_dir = "{data}"
 object_store_url = "s3://{bucket}"
 
 [storage.object_store_options]
-aws_endpoint = "{endpoint}"
-aws_region = "us-east-1"
-aws_access_key_id = "{S3_ACCESS_KEY}"
-aws_secret_access_key = "{S3_SECRET_KEY}"
-aws_allow_http = "true"
+{s3_options}
 
 [database]
 url = "{db}"
@@ -178,7 +177,9 @@ level = "warn,facegate_queue=info"
 "#,
         models = models.display(),
         data = dir.join("data").display(),
-        endpoint = s.s3_endpoint,
+        s3_options = s3_options(&s.s3_endpoint)
+            .map(|(name, value)| format!("{name} = \"{value}\""))
+            .join("\n"),
         brokers = k.brokers,
         group = k.group_id,
         requests = k.requests_topic,
@@ -199,17 +200,6 @@ fn facegate(config: &Path, args: &[&str], log: &Path) -> Child {
         .stderr(std::fs::File::create(log).unwrap())
         .spawn()
         .expect("starting facegate")
-}
-
-async fn create_database(server: &str, name: &str) -> String {
-    let mut admin = sqlx::PgConnection::connect(server).await.unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    let mut url = url::Url::parse(server).unwrap();
-    url.set_path(name);
-    url.to_string()
 }
 
 fn consumer(k: &KafkaSettings, topic: &str) -> StreamConsumer {
@@ -269,22 +259,6 @@ async fn done_jobs(connection: &mut sqlx::PgConnection) -> i64 {
     done
 }
 
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    entries
-        .flat_map(|e| {
-            let path = e.unwrap().path();
-            if path.is_dir() {
-                files_under(&path)
-            } else {
-                vec![path]
-            }
-        })
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[expect(clippy::too_many_lines, reason = "one scenario, told in order")]
 async fn every_request_ends_with_one_result_after_the_worker_is_killed() {
@@ -336,15 +310,10 @@ async fn every_request_ends_with_one_result_after_the_worker_is_killed() {
 
     // Users, uploads and requests.
     let store = PostgresStore::connect(&db, &NoEncryption).await.unwrap();
+    let options = s3_options(&s.s3_endpoint);
     let objects = ObjectBlobStore::from_url(
         &format!("s3://{bucket}"),
-        [
-            ("aws_endpoint", s.s3_endpoint.as_str()),
-            ("aws_region", "us-east-1"),
-            ("aws_access_key_id", S3_ACCESS_KEY),
-            ("aws_secret_access_key", S3_SECRET_KEY),
-            ("aws_allow_http", "true"),
-        ],
+        options.iter().map(|(name, value)| (*name, value.as_str())),
     )
     .unwrap();
     let faces = face_photos(&datasets.join("lfw"), REQUESTS);

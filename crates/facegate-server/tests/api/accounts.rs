@@ -11,6 +11,7 @@ use crate::helpers::{
     Fixtures, TestApp, bare_client, base64, blob_dir, expect_error, expect_json, image_form,
     settings, temp_dir,
 };
+use crate::services::files_under;
 
 /// The user's face.
 pub const PERSON: &str = "Aaron_Peirsol";
@@ -119,26 +120,6 @@ pub async fn token(app: &TestApp, body: &Value) -> Value {
     .await;
     assert_eq!(tokens["token_type"], "Bearer", "{tokens}");
     tokens
-}
-
-/// Every file under `dir`, recursively.
-pub fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for entry in entries {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                files.push(path);
-            }
-        }
-    }
-    files
 }
 
 /// A small transaction, a big one refused without and with a stranger's selfie and

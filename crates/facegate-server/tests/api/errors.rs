@@ -325,6 +325,15 @@ async fn bodies_and_images_over_the_limits_get_413() {
         .await,
     ];
     for response in over_body {
+        // The unread rest of the body makes the connection unusable: it is closed.
+        assert_eq!(
+            response
+                .headers()
+                .get("connection")
+                .map(reqwest::header::HeaderValue::as_bytes),
+            Some(b"close".as_slice()),
+            "{response:?}"
+        );
         expect_error(response, StatusCode::PAYLOAD_TOO_LARGE, "image_too_large").await;
     }
     // Within the body limit but over the image limit: refused before decoding.

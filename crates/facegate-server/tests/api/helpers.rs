@@ -15,6 +15,8 @@ use tempfile::TempDir;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::services::{self, s3_options};
+
 /// What the API tests need from outside the repository: the models and LFW.
 #[derive(Debug)]
 pub struct Fixtures {
@@ -89,10 +91,6 @@ fn required(name: &str) -> String {
     })
 }
 
-/// The access keys `scripts/test-s3.sh` starts its server with.
-const S3_ACCESS_KEY: &str = "facegate-test";
-const S3_SECRET_KEY: &str = "facegate-test-secret";
-
 fn production_backends(s: &mut Settings) {
     let id = uuid::Uuid::new_v4().simple().to_string();
     s.database.url = Some(create_database(
@@ -105,16 +103,10 @@ fn production_backends(s: &mut Settings) {
     std::fs::create_dir_all(Path::new(&required("FACEGATE_TEST_S3_ROOT")).join(&bucket))
         .expect("creating the test bucket");
     s.storage.object_store_url = Some(format!("s3://{bucket}"));
-    s.storage.object_store_options = [
-        ("aws_endpoint", required("FACEGATE_TEST_S3_ENDPOINT")),
-        ("aws_region", "us-east-1".to_owned()),
-        ("aws_access_key_id", S3_ACCESS_KEY.to_owned()),
-        ("aws_secret_access_key", S3_SECRET_KEY.to_owned()),
-        ("aws_allow_http", "true".to_owned()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
+    s.storage.object_store_options = s3_options(&required("FACEGATE_TEST_S3_ENDPOINT"))
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
     let kafka = facegate_queue::KafkaSettings {
         brokers: required("FACEGATE_TEST_KAFKA_BROKERS"),
         ..facegate_queue::KafkaSettings::default()
@@ -147,22 +139,9 @@ where
 
 /// A new database on the test server; its URL.
 fn create_database(server: &str, id: &str) -> String {
-    use sqlx::Connection as _;
+    let server = server.to_owned();
     let name = format!("api_{id}");
-    let statement = format!("CREATE DATABASE {name}");
-    let admin = server.to_owned();
-    on_own_runtime(async move {
-        let mut connection = sqlx::PgConnection::connect(&admin)
-            .await
-            .expect("connecting to FACEGATE_TEST_DATABASE_URL");
-        sqlx::query(&statement)
-            .execute(&mut connection)
-            .await
-            .expect("creating the test database");
-    });
-    let mut url = url::Url::parse(server).expect("a postgres:// URL");
-    url.set_path(&name);
-    url.to_string()
+    on_own_runtime(async move { services::create_database(&server, &name).await })
 }
 
 /// The folder on disk the app's object store keeps `key`s in: the local blob folder,

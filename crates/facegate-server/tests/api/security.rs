@@ -10,11 +10,12 @@ use serde_json::{Value, json};
 
 use reqwest::multipart::Form;
 
-use crate::accounts::{PASSWORD, PERSON, UserSession, files_under, sign_up};
+use crate::accounts::{PASSWORD, PERSON, UserSession, sign_up};
 use crate::helpers::{
     Fixtures, TestApp, bare_client, embedded_settings, expect_error, expect_json, image_form,
     production, settings, temp_dir,
 };
+use crate::services::files_under;
 
 const JWT_SECRET: &str = "test-signing-key-0123456789abcdefghij";
 
