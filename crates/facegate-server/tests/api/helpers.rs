@@ -144,6 +144,19 @@ fn create_database(server: &str, id: &str) -> String {
     on_own_runtime(async move { services::create_database(&server, &name).await })
 }
 
+/// Waits, when needed, for the next minute-long rate-limit window (they start on whole
+/// minutes of Unix time), so that `seconds` of requests all count in one window.
+pub async fn within_one_rate_window(seconds: u64) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    let into_window = Duration::from_millis(u64::try_from(now.as_millis() % 60_000).unwrap());
+    let left = Duration::from_mins(1) - into_window;
+    if left < Duration::from_secs(seconds) {
+        tokio::time::sleep(left + Duration::from_millis(50)).await;
+    }
+}
+
 /// The folder on disk the app's object store keeps `key`s in: the local blob folder,
 /// or the test S3 server's folder of the bucket.
 pub fn blob_dir(settings: &Settings) -> PathBuf {
