@@ -151,7 +151,7 @@ pub async fn within_one_rate_window(seconds: u64) {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap();
     let into_window = Duration::from_millis(u64::try_from(now.as_millis() % 60_000).unwrap());
-    let left = Duration::from_mins(1) - into_window;
+    let left = Duration::from_mins(1).saturating_sub(into_window);
     if left < Duration::from_secs(seconds) {
         tokio::time::sleep(left + Duration::from_millis(50)).await;
     }
