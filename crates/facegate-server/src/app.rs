@@ -209,6 +209,7 @@ async fn adapters(settings: &Settings, metrics: Arc<dyn Metrics>) -> anyhow::Res
         let c = &settings.cache;
         faces = Arc::new(CachedEngine::new(
             faces,
+            settings.vision.pipeline_fingerprint(),
             cache.clone(),
             sealer.clone(),
             c.embedding_ttl_secs * 1000,

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 /// Which set of models does detection and embedding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -143,11 +144,45 @@ pub struct VisionConfig {
     pub limits: ImageLimits,
 }
 
+/// The settings [`VisionConfig::pipeline_fingerprint`] covers.
+#[derive(Serialize)]
+struct PipelineOutputs {
+    pack: Pack,
+    embedding: EmbeddingModel,
+    landmarks: LandmarkSource,
+    main_face: MainFace,
+    flip_tta: bool,
+    detection_size: u32,
+    main_face_detection_size: u32,
+    detection_threshold: Option<f32>,
+    detector_fallback: bool,
+}
+
 impl VisionConfig {
     /// The embedding model this configuration runs.
     pub fn embedding_model(&self) -> EmbeddingModel {
         self.embedding
             .unwrap_or_else(|| self.pack.default_embedding())
+    }
+
+    /// 12 hex digits that change whenever a setting that changes which faces are found
+    /// or what they embed to changes (pack, model, landmarks, main face, flip, detector
+    /// sizes, threshold and fallback), and only then: threads, queues, limits and the
+    /// models folder leave it as it is. Caches of detections and embeddings key by it.
+    pub fn pipeline_fingerprint(&self) -> String {
+        let outputs = PipelineOutputs {
+            pack: self.pack,
+            embedding: self.embedding_model(),
+            landmarks: self.landmarks,
+            main_face: self.main_face,
+            flip_tta: self.flip_tta,
+            detection_size: self.detection_size,
+            main_face_detection_size: self.main_face_detection_size,
+            detection_threshold: self.detection_threshold,
+            detector_fallback: self.detector_fallback,
+        };
+        let text = toml::to_string(&outputs).expect("plain values always serialize");
+        hex::encode(&Sha256::digest(text.as_bytes())[..6])
     }
 }
 
@@ -168,6 +203,40 @@ impl Default for VisionConfig {
             intra_threads: 1,
             queue_capacity: 64,
             limits: ImageLimits::default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fingerprint_follows_what_changes_the_output_only() {
+        let base = VisionConfig::default();
+        let fingerprint = base.pipeline_fingerprint();
+        assert_eq!(fingerprint.len(), 12);
+        assert_eq!(fingerprint, VisionConfig::default().pipeline_fingerprint());
+
+        let same_output = VisionConfig {
+            workers: 8,
+            intra_threads: 4,
+            queue_capacity: 1,
+            models_dir: PathBuf::from("/elsewhere"),
+            ..VisionConfig::default()
+        };
+        assert_eq!(same_output.pipeline_fingerprint(), fingerprint);
+
+        let changes: [fn(&mut VisionConfig); 4] = [
+            |c| c.detection_threshold = Some(0.7),
+            |c| c.flip_tta = true,
+            |c| c.main_face_detection_size = 640,
+            |c| c.detector_fallback = false,
+        ];
+        for change in changes {
+            let mut changed = VisionConfig::default();
+            change(&mut changed);
+            assert_ne!(changed.pipeline_fingerprint(), fingerprint, "{changed:?}");
         }
     }
 }

@@ -12,12 +12,14 @@ use crate::failure::Result;
 use crate::ports::{Cache, DetectedFaces, EmbeddedFace, FaceEngine, FaceReport, Sealer, Symmetry};
 
 /// A [`FaceEngine`] whose `embed_main` and `embed_all` results are cached by
-/// `emb:<model_id>:<op>:<sha256 of the image bytes>`, so an image seen before skips
-/// inference. Values are sealed with the [`Sealer`] (embeddings are personal data, and
+/// `emb:<model_id>:<pipeline>:<op>:<sha256 of the image bytes>`, so an image seen before
+/// skips inference; `pipeline` fingerprints the detection settings (threshold, sizes,
+/// ...), which change the faces found without changing the model id. Values are sealed with the [`Sealer`] (embeddings are personal data, and
 /// encryption at rest covers the cache). Errors are not cached; the other methods call
 /// the engine every time.
 pub struct CachedEngine {
     inner: Arc<dyn FaceEngine>,
+    pipeline: String,
     cache: Arc<dyn Cache>,
     sealer: Arc<dyn Sealer>,
     ttl_ms: u64,
@@ -29,22 +31,29 @@ impl CachedEngine {
     /// Cached results live `ttl_ms` milliseconds.
     pub fn new(
         inner: Arc<dyn FaceEngine>,
+        pipeline: impl Into<String>,
         cache: Arc<dyn Cache>,
         sealer: Arc<dyn Sealer>,
         ttl_ms: u64,
     ) -> Self {
         Self {
             inner,
+            pipeline: pipeline.into(),
             cache,
             sealer,
             ttl_ms,
         }
     }
 
-    /// The model id is in the key, so a model change never serves old embeddings.
+    /// The model id and the pipeline are in the key, so neither a model change nor a
+    /// detector setting's change serves old results.
     fn key(&self, op: &str, image: &[u8]) -> String {
         let digest = Sha256::digest(image);
-        format!("emb:{}:{op}:{digest:x}", self.inner.model_id())
+        format!(
+            "emb:{}:{}:{op}:{digest:x}",
+            self.inner.model_id(),
+            self.pipeline
+        )
     }
 
     /// A cached value; an entry that cannot be opened or parsed (a retired key, another
@@ -270,7 +279,13 @@ mod tests {
     fn setup() -> (Arc<CountingEngine>, Arc<MapCache>, CachedEngine) {
         let engine = Arc::new(CountingEngine::default());
         let cache = Arc::new(MapCache::default());
-        let cached = CachedEngine::new(engine.clone(), cache.clone(), Arc::new(XorSealer), 60_000);
+        let cached = CachedEngine::new(
+            engine.clone(),
+            "pipeline1",
+            cache.clone(),
+            Arc::new(XorSealer),
+            60_000,
+        );
         (engine, cache, cached)
     }
 
@@ -294,7 +309,7 @@ mod tests {
     }
 
     #[test]
-    fn keys_name_the_model_the_op_and_the_image_hash() {
+    fn keys_name_the_model_the_pipeline_the_op_and_the_image_hash() {
         let (_, cache, cached) = setup();
         run(cached.embed_main(b"abc".to_vec())).unwrap();
         run(cached.embed_all(b"abc".to_vec())).unwrap();
@@ -304,8 +319,8 @@ mod tests {
         assert_eq!(
             keys,
             [
-                format!("emb:test-model@1:all:{sha}"),
-                format!("emb:test-model@1:main:{sha}"),
+                format!("emb:test-model@1:pipeline1:all:{sha}"),
+                format!("emb:test-model@1:pipeline1:main:{sha}"),
             ]
         );
     }
