@@ -13,6 +13,6 @@ mod redis_rate_limit;
 
 pub use connection::{ConnectError, RedisClient, RedisOptions};
 pub use memory::MemoryCache;
-pub use rate_limit::{MemoryRateLimiter, window_start};
+pub use rate_limit::MemoryRateLimiter;
 pub use redis_cache::RedisCache;
 pub use redis_rate_limit::RedisRateLimiter;

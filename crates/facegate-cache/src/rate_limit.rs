@@ -11,8 +11,7 @@ use parking_lot::Mutex;
 
 /// Windows are aligned to multiples of their length, so every replica (and a Redis
 /// adapter keyed by `bucket:window`) agrees on where a window starts.
-#[must_use]
-pub fn window_start(now: Timestamp, window_ms: i64) -> Timestamp {
+pub(crate) fn window_start(now: Timestamp, window_ms: i64) -> Timestamp {
     now - now.rem_euclid(window_ms)
 }
 

@@ -14,9 +14,9 @@ use crate::ports::{Cache, DetectedFaces, EmbeddedFace, FaceEngine, FaceReport, S
 /// A [`FaceEngine`] whose `embed_main` and `embed_all` results are cached by
 /// `emb:<model_id>:<pipeline>:<op>:<sha256 of the image bytes>`, so an image seen before
 /// skips inference; `pipeline` fingerprints the detection settings (threshold, sizes,
-/// ...), which change the faces found without changing the model id. Values are sealed
-/// with the [`Sealer`] (embeddings are personal data, and encryption at rest covers the
-/// cache). Errors are not cached; the other methods call the engine every time.
+/// ...), which change the faces found without changing the model id. Values are sealed with the [`Sealer`] (embeddings are personal data, and
+/// encryption at rest covers the cache). Errors are not cached; the other methods call
+/// the engine every time.
 pub struct CachedEngine {
     inner: Arc<dyn FaceEngine>,
     pipeline: String,

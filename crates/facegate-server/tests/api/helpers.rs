@@ -144,19 +144,14 @@ fn create_database(server: &str, id: &str) -> String {
     on_own_runtime(async move { services::create_database(&server, &name).await })
 }
 
-/// Waits, when needed, for the next minute-long rate-limit window (where the limiters
-/// start it), so that `seconds` of requests all count in one window.
+/// Waits, when needed, for the next minute-long rate-limit window (they start on whole
+/// minutes of Unix time), so that `seconds` of requests all count in one window.
 pub async fn within_one_rate_window(seconds: u64) {
-    const MINUTE_MS: i64 = 60_000;
-    let now = i64::try_from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_millis(),
-    )
-    .unwrap();
-    let left_ms = facegate_cache::window_start(now, MINUTE_MS) + MINUTE_MS - now;
-    let left = Duration::from_millis(u64::try_from(left_ms).unwrap());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    let into_window = Duration::from_millis(u64::try_from(now.as_millis() % 60_000).unwrap());
+    let left = Duration::from_mins(1).saturating_sub(into_window);
     if left < Duration::from_secs(seconds) {
         tokio::time::sleep(left + Duration::from_millis(50)).await;
     }
