@@ -21,7 +21,7 @@ fn sealed() -> Arc<dyn Sealer> {
 }
 
 async fn open_sealed(dir: &Path) -> EmbeddedStore {
-    EmbeddedStore::open(dir, sealed()).await.unwrap()
+    facegate_store_embedded::open(dir, sealed()).await.unwrap()
 }
 
 /// Stores reference `<tag>-r` of subject `<tag>`, photo `<tag>-p` in session `s` and, for user
@@ -163,7 +163,7 @@ async fn sealed_rows_without_their_sealer_are_refused() {
     write_one_of_each(&store, "a", &unit(MODEL, DIM, 4)).await;
     store.close().await;
 
-    let err = EmbeddedStore::open(dir.path(), plain()).await.unwrap_err();
+    let err = facegate_store_embedded::open(dir.path(), plain()).await.unwrap_err();
     assert!(
         matches!(&err, StoreError::Unsealed { key_id } if key_id == "test"),
         "{err}"

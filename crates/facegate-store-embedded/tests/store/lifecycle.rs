@@ -1,7 +1,7 @@
 //! Opening, restarting and migrating the store.
 
 use facegate_core::ports::{CollectionStore, JobQueue, ReferenceStore, UserStore};
-use facegate_store_embedded::{DATABASE_FILE, EmbeddedStore, MIGRATOR, StoreError};
+use facegate_store_embedded::{DATABASE_FILE, MIGRATOR, StoreError};
 use sqlx::SqlitePool;
 
 use crate::support::accounts::{add_user, job};
@@ -57,8 +57,8 @@ async fn open_creates_the_folder_and_a_wal_database() {
     let dir = TempDir::new("open");
     let nested = dir.path().join("data").join("store");
     let store = open_store(&nested).await;
-    assert_eq!(store.path(), nested.join(DATABASE_FILE));
-    assert!(store.path().is_file());
+    assert_eq!(store.vectors().path(), nested.join(DATABASE_FILE));
+    assert!(store.vectors().path().is_file());
     store.close().await;
 
     let pool = connect(&nested).await;
@@ -72,7 +72,7 @@ async fn open_creates_the_folder_and_a_wal_database() {
     // A file where the folder should be is reported, not panicked on.
     let file = dir.path().join("a-file");
     std::fs::write(&file, b"x").unwrap();
-    let err = EmbeddedStore::open(&file, plain()).await.unwrap_err();
+    let err = facegate_store_embedded::open(&file, plain()).await.unwrap_err();
     assert!(matches!(err, StoreError::CreateDir { .. }), "{err}");
 }
 

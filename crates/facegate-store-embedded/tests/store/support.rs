@@ -51,7 +51,7 @@ pub fn plain() -> Arc<dyn Sealer> {
 
 /// The store in `dir`, encryption off.
 pub async fn open_store(dir: &Path) -> EmbeddedStore {
-    EmbeddedStore::open(dir, plain()).await.unwrap()
+    facegate_store_embedded::open(dir, plain()).await.unwrap()
 }
 
 /// A connection pool of its own to the database in `dir`, for looking past the store.

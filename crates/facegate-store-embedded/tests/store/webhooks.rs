@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use facegate_core::ports::WebhookStore;
 use facegate_core::webhooks::WebhookEvent;
-use facegate_store_embedded::{EmbeddedStore, StoreError};
+use facegate_store_embedded::StoreError;
 
 use crate::support::accounts::{SECRET, add_user, delivery, hook};
 use crate::support::sealing::{XorSealer, stored_in_files};
@@ -25,7 +25,7 @@ conformance_concurrent!(webhooks: concurrent_claimers_never_share_a_delivery);
 #[tokio::test]
 async fn secrets_are_sealed_at_rest_and_need_their_key() {
     let dir = TempDir::new("webhooks-sealed");
-    let store = EmbeddedStore::open(dir.path(), Arc::new(XorSealer))
+    let store = facegate_store_embedded::open(dir.path(), Arc::new(XorSealer))
         .await
         .unwrap();
     add_user(&store, "u1", 0).await;

@@ -2,12 +2,14 @@
 
 use async_trait::async_trait;
 use facegate_core::Result;
-use facegate_core::account::ApiKey;
+use facegate_core::account::{ApiKey, Scope};
 use facegate_core::model::Timestamp;
 use facegate_core::ports::ApiKeyStore;
+use sqlx::types::Json;
 
+use crate::db::on_db;
 use crate::error::StoreError;
-use crate::store::EmbeddedStore;
+use crate::store::{SqlStore, Vectors};
 
 const SELECT_KEY: &str =
     "SELECT id, name, scopes, prefix, created_by, created_at, revoked_at FROM api_keys";
@@ -16,79 +18,80 @@ const SELECT_KEY: &str =
 struct KeyRow {
     id: String,
     name: String,
-    /// A JSON array of scope names.
-    scopes: String,
+    scopes: Json<Vec<Scope>>,
     prefix: String,
     created_by: String,
     created_at: i64,
     revoked_at: Option<i64>,
 }
 
-impl TryFrom<KeyRow> for ApiKey {
-    type Error = StoreError;
-
-    fn try_from(row: KeyRow) -> Result<Self, StoreError> {
-        Ok(ApiKey {
-            scopes: serde_json::from_str(&row.scopes)?,
+impl From<KeyRow> for ApiKey {
+    fn from(row: KeyRow) -> Self {
+        ApiKey {
+            scopes: row.scopes.0,
             id: row.id,
             name: row.name,
             prefix: row.prefix,
             created_by: row.created_by,
             created_at: row.created_at,
             revoked_at: row.revoked_at,
-        })
+        }
     }
 }
 
-async fn insert(store: &EmbeddedStore, key: &ApiKey, digest: &str) -> Result<(), StoreError> {
-    sqlx::query(
+async fn insert<V>(store: &SqlStore<V>, key: &ApiKey, digest: &str) -> Result<(), StoreError> {
+    on_db!(&store.pool, |pool| sqlx::query(
         "INSERT INTO api_keys (id, digest, name, scopes, prefix, created_by, created_at, \
-         revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+         revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(&key.id)
     .bind(digest)
     .bind(&key.name)
-    .bind(serde_json::to_string(&key.scopes)?)
+    .bind(Json(&key.scopes))
     .bind(&key.prefix)
     .bind(&key.created_by)
     .bind(key.created_at)
     .bind(key.revoked_at)
-    .execute(&store.pool)
-    .await?;
+    .execute(pool)
+    .await?
+    .rows_affected());
     Ok(())
 }
 
-async fn by_digest(store: &EmbeddedStore, digest: &str) -> Result<Option<ApiKey>, StoreError> {
-    sqlx::query_as::<_, KeyRow>(&format!("{SELECT_KEY} WHERE digest = ?"))
+async fn by_digest<V>(store: &SqlStore<V>, digest: &str) -> Result<Option<ApiKey>, StoreError> {
+    let sql = format!("{SELECT_KEY} WHERE digest = $1");
+    let row: Option<KeyRow> = on_db!(&store.pool, |pool| sqlx::query_as(&sql)
         .bind(digest)
-        .fetch_optional(&store.pool)
-        .await?
-        .map(ApiKey::try_from)
-        .transpose()
+        .fetch_optional(pool)
+        .await?);
+    Ok(row.map(ApiKey::from))
 }
 
-async fn list(store: &EmbeddedStore) -> Result<Vec<ApiKey>, StoreError> {
-    sqlx::query_as::<_, KeyRow>(&format!("{SELECT_KEY} ORDER BY created_at, id"))
-        .fetch_all(&store.pool)
-        .await?
-        .into_iter()
-        .map(ApiKey::try_from)
-        .collect()
+async fn list<V>(store: &SqlStore<V>) -> Result<Vec<ApiKey>, StoreError> {
+    let sql = format!(
+        "{SELECT_KEY} ORDER BY created_at, id{}",
+        store.pool.dialect().byte_order
+    );
+    let rows: Vec<KeyRow> = on_db!(&store.pool, |pool| sqlx::query_as(&sql)
+        .fetch_all(pool)
+        .await?);
+    Ok(rows.into_iter().map(ApiKey::from).collect())
 }
 
-async fn revoke(store: &EmbeddedStore, id: &str, at: Timestamp) -> Result<bool, StoreError> {
-    let revoked =
-        sqlx::query("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
-            .bind(at)
-            .bind(id)
-            .execute(&store.pool)
-            .await?
-            .rows_affected();
+async fn revoke<V>(store: &SqlStore<V>, id: &str, at: Timestamp) -> Result<bool, StoreError> {
+    let revoked = on_db!(&store.pool, |pool| sqlx::query(
+        "UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL"
+    )
+    .bind(at)
+    .bind(id)
+    .execute(pool)
+    .await?
+    .rows_affected());
     Ok(revoked == 1)
 }
 
 #[async_trait]
-impl ApiKeyStore for EmbeddedStore {
+impl<V: Vectors> ApiKeyStore for SqlStore<V> {
     /// Fails (as an internal fault) when the id or the digest is already taken.
     async fn insert_api_key(&self, key: &ApiKey, digest: &str) -> Result<()> {
         Ok(insert(self, key, digest).await?)

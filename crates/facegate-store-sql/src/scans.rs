@@ -6,9 +6,11 @@ use facegate_core::account::JobState;
 use facegate_core::model::Timestamp;
 use facegate_core::ports::ScanStore;
 use facegate_core::scans::{LeaderboardEntry, Scan, ScanResult};
+use sqlx::types::Json;
 
+use crate::db::on_db;
 use crate::error::StoreError;
-use crate::store::EmbeddedStore;
+use crate::store::{SqlStore, Vectors};
 
 #[derive(sqlx::FromRow)]
 struct ScanRow {
@@ -16,8 +18,7 @@ struct ScanRow {
     user_id: String,
     photo_key: String,
     state: String,
-    /// JSON.
-    result: Option<String>,
+    result: Option<Json<ScanResult>>,
     created_at: i64,
     completed_at: Option<i64>,
 }
@@ -30,11 +31,7 @@ impl TryFrom<ScanRow> for Scan {
             state: JobState::parse(&row.state).ok_or_else(|| {
                 StoreError::Corrupt(format!("unknown scan state {:?}", row.state))
             })?,
-            result: row
-                .result
-                .as_deref()
-                .map(serde_json::from_str)
-                .transpose()?,
+            result: row.result.map(|result| result.0),
             id: row.id,
             user_id: row.user_id,
             photo_key: row.photo_key,
@@ -44,76 +41,84 @@ impl TryFrom<ScanRow> for Scan {
     }
 }
 
-async fn insert(store: &EmbeddedStore, scan: &Scan) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO scans (id, user_id, photo_key, state, created_at) VALUES (?, ?, ?, ?, ?)",
+async fn insert<V>(store: &SqlStore<V>, scan: &Scan) -> Result<(), StoreError> {
+    on_db!(&store.pool, |pool| sqlx::query(
+        "INSERT INTO scans (id, user_id, photo_key, state, created_at) \
+         VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(&scan.id)
     .bind(&scan.user_id)
     .bind(&scan.photo_key)
     .bind(scan.state.as_str())
     .bind(scan.created_at)
-    .execute(&store.pool)
-    .await?;
+    .execute(pool)
+    .await?
+    .rows_affected());
     Ok(())
 }
 
-async fn get(store: &EmbeddedStore, id: &str) -> Result<Option<Scan>, StoreError> {
-    sqlx::query_as::<_, ScanRow>(
+async fn get<V>(store: &SqlStore<V>, id: &str) -> Result<Option<Scan>, StoreError> {
+    let row: Option<ScanRow> = on_db!(&store.pool, |pool| sqlx::query_as(
         "SELECT id, user_id, photo_key, state, result, created_at, completed_at \
-         FROM scans WHERE id = ?",
+         FROM scans WHERE id = $1",
     )
     .bind(id)
-    .fetch_optional(&store.pool)
-    .await?
-    .map(Scan::try_from)
-    .transpose()
+    .fetch_optional(pool)
+    .await?);
+    row.map(Scan::try_from).transpose()
 }
 
-async fn complete(
-    store: &EmbeddedStore,
+async fn complete<V>(
+    store: &SqlStore<V>,
     id: &str,
     result: &ScanResult,
     at: Timestamp,
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "UPDATE scans SET state = 'done', score = ?, result = ?, completed_at = ? WHERE id = ?",
+    on_db!(&store.pool, |pool| sqlx::query(
+        "UPDATE scans SET state = 'done', score = $1, result = $2, completed_at = $3 \
+         WHERE id = $4",
     )
     .bind(result.symmetry.map(|s| s.score))
-    .bind(serde_json::to_string(result)?)
+    .bind(Json(result))
     .bind(at)
     .bind(id)
-    .execute(&store.pool)
-    .await?;
+    .execute(pool)
+    .await?
+    .rows_affected());
     Ok(())
 }
 
-async fn leaderboard(
-    store: &EmbeddedStore,
+/// Ties on the best score go to whoever scored first; ties on both to the username in
+/// byte order.
+async fn leaderboard<V>(
+    store: &SqlStore<V>,
     limit: usize,
 ) -> Result<Vec<LeaderboardEntry>, StoreError> {
-    let rows: Vec<(String, f64, i64)> = sqlx::query_as(
+    let sql = format!(
         "SELECT u.username, MAX(s.score) AS best, COUNT(*) FROM scans s \
          JOIN users u ON u.id = s.user_id WHERE s.score IS NOT NULL \
-         GROUP BY s.user_id ORDER BY best DESC, MIN(s.completed_at) ASC LIMIT ?",
-    )
-    .bind(limit as i64)
-    .fetch_all(&store.pool)
-    .await?;
+         GROUP BY u.id, u.username \
+         ORDER BY best DESC, MIN(s.completed_at), u.username{} LIMIT $1",
+        store.pool.dialect().byte_order
+    );
+    let rows: Vec<(String, f32, i64)> = on_db!(&store.pool, |pool| sqlx::query_as(&sql)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(pool)
+        .await?);
     Ok(rows
         .into_iter()
         .enumerate()
-        .map(|(i, (username, best, scans))| LeaderboardEntry {
+        .map(|(i, (username, best_score, scans))| LeaderboardEntry {
             rank: i + 1,
             username,
-            best_score: best as f32,
-            scans: scans as usize,
+            best_score,
+            scans: usize::try_from(scans).unwrap_or(0),
         })
         .collect())
 }
 
 #[async_trait]
-impl ScanStore for EmbeddedStore {
+impl<V: Vectors> ScanStore for SqlStore<V> {
     /// The scan's user must exist.
     async fn insert_scan(&self, scan: &Scan) -> Result<()> {
         Ok(insert(self, scan).await?)

@@ -1,19 +1,22 @@
 //! [`WebhookStore`] on the `webhooks` and `webhook_deliveries` tables.
 //!
 //! Signing secrets are sealed by the store's [`Sealer`] like embeddings, so they are not
-//! readable at rest when encryption is on. Claiming is one `UPDATE`, atomic against every
-//! other connection, like the job queue's.
+//! readable at rest when encryption is on (the PostgreSQL store runs without it). Claiming
+//! is one `UPDATE`, atomic against every other connection and replica, like the job
+//! queue's.
 
 use async_trait::async_trait;
 use facegate_core::Result;
 use facegate_core::model::Timestamp;
 use facegate_core::ports::{Sealer, WebhookStore};
 use facegate_core::webhooks::{ClaimedDelivery, Delivery, DeliveryState, Webhook, WebhookEvent};
+use sqlx::types::Json;
 
-use crate::error::StoreError;
-use crate::store::EmbeddedStore;
+use crate::db::on_db;
+use crate::error::{StoreError, from_i32, to_i32};
+use crate::store::{SqlStore, Vectors};
 
-const HOOK_COLUMNS: &str = "id, owner, url, events, created_at";
+const HOOK_COLUMNS: &str = "w.id, w.owner, w.url, w.events, w.created_at";
 
 const DELIVERY_COLUMNS: &str = "id, webhook_id, user_id, event, payload, state, attempts, \
      last_status, last_error, next_attempt_at, created_at, delivered_at";
@@ -23,22 +26,19 @@ struct HookRow {
     id: String,
     owner: String,
     url: String,
-    /// A JSON array of event names.
-    events: String,
+    events: Json<Vec<WebhookEvent>>,
     created_at: i64,
 }
 
-impl TryFrom<HookRow> for Webhook {
-    type Error = StoreError;
-
-    fn try_from(row: HookRow) -> Result<Self, StoreError> {
-        Ok(Webhook {
-            events: serde_json::from_str(&row.events)?,
+impl From<HookRow> for Webhook {
+    fn from(row: HookRow) -> Self {
+        Webhook {
+            events: row.events.0,
             id: row.id,
             owner: row.owner,
             url: row.url,
             created_at: row.created_at,
-        })
+        }
     }
 }
 
@@ -50,8 +50,8 @@ struct DeliveryRow {
     event: String,
     payload: String,
     state: String,
-    attempts: u32,
-    last_status: Option<i64>,
+    attempts: i32,
+    last_status: Option<i32>,
     last_error: Option<String>,
     next_attempt_at: i64,
     created_at: i64,
@@ -70,13 +70,13 @@ impl TryFrom<DeliveryRow> for Delivery {
             state: DeliveryState::parse(&row.state).ok_or_else(|| corrupt("state", &row.state))?,
             last_status: row
                 .last_status
-                .map(|s| u16::try_from(s).map_err(|_| corrupt("status", &s.to_string())))
+                .map(|s| from_i32(s, "delivery status"))
                 .transpose()?,
+            attempts: from_i32(row.attempts, "delivery attempts")?,
             id: row.id,
             webhook_id: row.webhook_id,
             user_id: row.user_id,
             payload: row.payload,
-            attempts: row.attempts,
             last_error: row.last_error,
             next_attempt_at: row.next_attempt_at,
             created_at: row.created_at,
@@ -85,12 +85,16 @@ impl TryFrom<DeliveryRow> for Delivery {
     }
 }
 
+
 /// The secret as its row holds it: sealed with the sealer's current key, or plain UTF-8
 /// when encryption is off.
-fn seal_secret(sealer: &dyn Sealer, secret: &str) -> Result<(Vec<u8>, Option<String>), StoreError> {
-    let key_id = sealer.key_id().map(str::to_owned);
+fn seal_secret<V>(
+    store: &SqlStore<V>,
+    secret: &str,
+) -> Result<(Vec<u8>, Option<String>), StoreError> {
+    let key_id = store.sealer.key_id().map(str::to_owned);
     let blob = match key_id {
-        Some(_) => sealer.seal(secret.as_bytes()).map_err(StoreError::Seal)?,
+        Some(_) => store.seal(secret.as_bytes())?,
         None => secret.as_bytes().to_vec(),
     };
     Ok((blob, key_id))
@@ -116,94 +120,96 @@ fn open_secret(
         .map_err(|_| StoreError::Corrupt("a webhook secret is not UTF-8".to_owned()))
 }
 
-async fn insert(store: &EmbeddedStore, hook: &Webhook, secret: &str) -> Result<(), StoreError> {
-    let (secret, key_id) = seal_secret(&*store.sealer, secret)?;
-    sqlx::query(
+async fn insert<V>(store: &SqlStore<V>, hook: &Webhook, secret: &str) -> Result<(), StoreError> {
+    let (secret, key_id) = seal_secret(store, secret)?;
+    on_db!(&store.pool, |pool| sqlx::query(
         "INSERT INTO webhooks (id, owner, url, events, secret, key_id, created_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(&hook.id)
     .bind(&hook.owner)
     .bind(&hook.url)
-    .bind(serde_json::to_string(&hook.events)?)
-    .bind(secret)
-    .bind(key_id)
+    .bind(Json(&hook.events))
+    .bind(&secret)
+    .bind(&key_id)
     .bind(hook.created_at)
-    .execute(&store.pool)
-    .await?;
+    .execute(pool)
+    .await?
+    .rows_affected());
     Ok(())
 }
 
-async fn by_owner(store: &EmbeddedStore, owner: &str) -> Result<Vec<Webhook>, StoreError> {
-    sqlx::query_as::<_, HookRow>(&format!(
-        "SELECT {HOOK_COLUMNS} FROM webhooks WHERE owner = ? ORDER BY created_at, id"
-    ))
+/// The hooks `condition` selects (with `$1`), oldest first.
+async fn hooks<V>(
+    store: &SqlStore<V>,
+    condition: &str,
+    value: &str,
+) -> Result<Vec<Webhook>, StoreError> {
+    let sql = format!(
+        "SELECT {HOOK_COLUMNS} FROM webhooks AS w WHERE {condition} \
+         ORDER BY w.created_at, w.id{}",
+        store.pool.dialect().byte_order
+    );
+    let rows: Vec<HookRow> = on_db!(&store.pool, |pool| sqlx::query_as(&sql)
+        .bind(value)
+        .fetch_all(pool)
+        .await?);
+    Ok(rows.into_iter().map(Webhook::from).collect())
+}
+
+async fn by_owner<V>(store: &SqlStore<V>, owner: &str) -> Result<Vec<Webhook>, StoreError> {
+    hooks(store, "w.owner = $1", owner).await
+}
+
+async fn get<V>(store: &SqlStore<V>, id: &str) -> Result<Option<Webhook>, StoreError> {
+    Ok(hooks(store, "w.id = $1", id).await?.pop())
+}
+
+async fn delete<V>(store: &SqlStore<V>, id: &str, owner: &str) -> Result<bool, StoreError> {
+    let deleted = on_db!(&store.pool, |pool| sqlx::query(
+        "DELETE FROM webhooks WHERE id = $1 AND owner = $2"
+    )
+    .bind(id)
     .bind(owner)
-    .fetch_all(&store.pool)
+    .execute(pool)
     .await?
-    .into_iter()
-    .map(Webhook::try_from)
-    .collect()
-}
-
-async fn get(store: &EmbeddedStore, id: &str) -> Result<Option<Webhook>, StoreError> {
-    sqlx::query_as::<_, HookRow>(&format!("SELECT {HOOK_COLUMNS} FROM webhooks WHERE id = ?"))
-        .bind(id)
-        .fetch_optional(&store.pool)
-        .await?
-        .map(Webhook::try_from)
-        .transpose()
-}
-
-/// Its deliveries cascade.
-async fn delete(store: &EmbeddedStore, id: &str, owner: &str) -> Result<bool, StoreError> {
-    let deleted = sqlx::query("DELETE FROM webhooks WHERE id = ? AND owner = ?")
-        .bind(id)
-        .bind(owner)
-        .execute(&store.pool)
-        .await?
-        .rows_affected();
+    .rows_affected());
     Ok(deleted == 1)
 }
 
 /// The user's own hooks and those of unrevoked API keys; the event is checked here rather
 /// than in SQL (a handful of hooks).
-async fn subscribers(
-    store: &EmbeddedStore,
+async fn subscribers<V>(
+    store: &SqlStore<V>,
     event: WebhookEvent,
     user_id: &str,
 ) -> Result<Vec<Webhook>, StoreError> {
-    let hooks = sqlx::query_as::<_, HookRow>(&format!(
-        "SELECT {HOOK_COLUMNS} FROM webhooks AS w \
-         WHERE w.owner = 'user:' || ?1 \
-            OR (substr(w.owner, 1, 4) = 'key:' AND EXISTS ( \
-                SELECT 1 FROM api_keys AS k \
-                WHERE k.id = substr(w.owner, 5) AND k.revoked_at IS NULL)) \
-         ORDER BY w.created_at, w.id"
-    ))
-    .bind(user_id)
-    .fetch_all(&store.pool)
+    let mut hooks = hooks(
+        store,
+        "w.owner = 'user:' || $1 \
+         OR (substr(w.owner, 1, 4) = 'key:' AND EXISTS ( \
+             SELECT 1 FROM api_keys AS k \
+             WHERE k.id = substr(w.owner, 5) AND k.revoked_at IS NULL))",
+        user_id,
+    )
     .await?;
-    let mut wanted = Vec::new();
-    for row in hooks {
-        let hook = Webhook::try_from(row)?;
-        if hook.events.contains(&event) {
-            wanted.push(hook);
-        }
-    }
-    Ok(wanted)
+    hooks.retain(|hook| hook.events.contains(&event));
+    Ok(hooks)
 }
 
-/// `INSERT OR IGNORE` keeps the first delivery of an id; the `EXISTS` conditions skip a
-/// hook deleted or a user forgotten since the subscribers were read (a foreign key
-/// failure would fail the job's step instead).
-async fn enqueue(store: &EmbeddedStore, delivery: &Delivery) -> Result<bool, StoreError> {
-    let inserted = sqlx::query(
-        "INSERT OR IGNORE INTO webhook_deliveries (id, webhook_id, user_id, event, payload, \
-         state, attempts, last_status, last_error, next_attempt_at, created_at, delivered_at) \
-         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12 \
-         WHERE EXISTS (SELECT 1 FROM webhooks WHERE id = ?2) \
-           AND EXISTS (SELECT 1 FROM users WHERE id = ?3)",
+/// `ON CONFLICT DO NOTHING` keeps the first delivery of an id; the `EXISTS` conditions
+/// skip a hook deleted or a user forgotten since the subscribers were read. One deleted by
+/// a concurrent PostgreSQL transaction that commits while this statement runs fails the
+/// foreign key instead, which is taken as skipped too.
+async fn enqueue<V>(store: &SqlStore<V>, delivery: &Delivery) -> Result<bool, StoreError> {
+    let attempts = to_i32(delivery.attempts, "attempts")?;
+    let inserted = on_db!(&store.pool, |pool| sqlx::query(
+        "INSERT INTO webhook_deliveries (id, webhook_id, user_id, event, payload, state, \
+         attempts, last_status, last_error, next_attempt_at, created_at, delivered_at) \
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 \
+         WHERE EXISTS (SELECT 1 FROM webhooks WHERE id = $2) \
+           AND EXISTS (SELECT 1 FROM users WHERE id = $3) \
+         ON CONFLICT (id) DO NOTHING",
     )
     .bind(&delivery.id)
     .bind(&delivery.webhook_id)
@@ -211,16 +217,20 @@ async fn enqueue(store: &EmbeddedStore, delivery: &Delivery) -> Result<bool, Sto
     .bind(delivery.event.as_str())
     .bind(&delivery.payload)
     .bind(delivery.state.as_str())
-    .bind(delivery.attempts)
-    .bind(delivery.last_status)
+    .bind(attempts)
+    .bind(delivery.last_status.map(i32::from))
     .bind(&delivery.last_error)
     .bind(delivery.next_attempt_at)
     .bind(delivery.created_at)
     .bind(delivery.delivered_at)
-    .execute(&store.pool)
-    .await?
-    .rows_affected();
-    Ok(inserted == 1)
+    .execute(pool)
+    .await
+    .map(|done| done.rows_affected()));
+    match inserted {
+        Ok(inserted) => Ok(inserted == 1),
+        Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => Ok(false),
+        Err(e) => Err(e.into()),
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -230,33 +240,39 @@ struct TargetRow {
     key_id: Option<String>,
 }
 
-async fn claim(
-    store: &EmbeddedStore,
+/// The soonest due pending delivery, leased; its sub-select skips rows other replicas are
+/// claiming, like the job queue's.
+async fn claim<V>(
+    store: &SqlStore<V>,
     now: Timestamp,
     lease_until: Timestamp,
 ) -> Result<Option<ClaimedDelivery>, StoreError> {
+    let dialect = store.pool.dialect();
+    let sql = format!(
+        "UPDATE webhook_deliveries SET attempts = attempts + 1, lease_until = $2 \
+         WHERE id = (SELECT id FROM webhook_deliveries \
+                     WHERE state = 'pending' AND next_attempt_at <= $1 \
+                       AND (lease_until IS NULL OR lease_until <= $1) \
+                     ORDER BY next_attempt_at, created_at, id{} LIMIT 1{}) \
+         RETURNING {DELIVERY_COLUMNS}",
+        dialect.byte_order, dialect.skip_locked
+    );
     loop {
-        let Some(row) = sqlx::query_as::<_, DeliveryRow>(&format!(
-            "UPDATE webhook_deliveries SET attempts = attempts + 1, lease_until = ?2 \
-             WHERE id = (SELECT id FROM webhook_deliveries \
-                         WHERE state = 'pending' AND next_attempt_at <= ?1 \
-                           AND (lease_until IS NULL OR lease_until <= ?1) \
-                         ORDER BY next_attempt_at, created_at, id LIMIT 1) \
-             RETURNING {DELIVERY_COLUMNS}"
-        ))
-        .bind(now)
-        .bind(lease_until)
-        .fetch_optional(&store.pool)
-        .await?
-        else {
+        let row: Option<DeliveryRow> = on_db!(&store.pool, |pool| sqlx::query_as(&sql)
+            .bind(now)
+            .bind(lease_until)
+            .fetch_optional(pool)
+            .await?);
+        let Some(row) = row else {
             return Ok(None);
         };
         let delivery = Delivery::try_from(row)?;
-        let target =
-            sqlx::query_as::<_, TargetRow>("SELECT url, secret, key_id FROM webhooks WHERE id = ?")
-                .bind(&delivery.webhook_id)
-                .fetch_optional(&store.pool)
-                .await?;
+        let target: Option<TargetRow> = on_db!(&store.pool, |pool| sqlx::query_as(
+            "SELECT url, secret, key_id FROM webhooks WHERE id = $1"
+        )
+        .bind(&delivery.webhook_id)
+        .fetch_optional(pool)
+        .await?);
         // The hook was deleted in between, and the delivery with it: take the next one.
         let Some(target) = target else { continue };
         return Ok(Some(ClaimedDelivery {
@@ -269,68 +285,71 @@ async fn claim(
 
 /// Settling a delivery that is no longer pending (a worker whose lease ran out finishing
 /// late, after another settled it) changes nothing.
-async fn settle(
-    store: &EmbeddedStore,
+async fn settle<V>(
+    store: &SqlStore<V>,
     id: &str,
     state: DeliveryState,
     status: Option<u16>,
     error: Option<&str>,
     delivered_at: Option<Timestamp>,
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "UPDATE webhook_deliveries SET state = ?, last_status = ?, last_error = ?, \
-         delivered_at = ?, lease_until = NULL WHERE id = ? AND state = 'pending'",
+    on_db!(&store.pool, |pool| sqlx::query(
+        "UPDATE webhook_deliveries SET state = $1, last_status = $2, last_error = $3, \
+         delivered_at = $4, lease_until = NULL WHERE id = $5 AND state = 'pending'",
     )
     .bind(state.as_str())
-    .bind(status)
+    .bind(status.map(i32::from))
     .bind(error)
     .bind(delivered_at)
     .bind(id)
-    .execute(&store.pool)
-    .await?;
+    .execute(pool)
+    .await?
+    .rows_affected());
     Ok(())
 }
 
-async fn retry(
-    store: &EmbeddedStore,
+async fn retry<V>(
+    store: &SqlStore<V>,
     id: &str,
     status: Option<u16>,
     error: &str,
     next_attempt_at: Timestamp,
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "UPDATE webhook_deliveries SET last_status = ?, last_error = ?, next_attempt_at = ?, \
-         lease_until = NULL WHERE id = ? AND state = 'pending'",
+    on_db!(&store.pool, |pool| sqlx::query(
+        "UPDATE webhook_deliveries SET last_status = $1, last_error = $2, \
+         next_attempt_at = $3, lease_until = NULL WHERE id = $4 AND state = 'pending'",
     )
-    .bind(status)
+    .bind(status.map(i32::from))
     .bind(error)
     .bind(next_attempt_at)
     .bind(id)
-    .execute(&store.pool)
-    .await?;
+    .execute(pool)
+    .await?
+    .rows_affected());
     Ok(())
 }
 
-async fn deliveries(
-    store: &EmbeddedStore,
+/// Newest first.
+async fn deliveries<V>(
+    store: &SqlStore<V>,
     webhook_id: &str,
     limit: usize,
 ) -> Result<Vec<Delivery>, StoreError> {
-    sqlx::query_as::<_, DeliveryRow>(&format!(
-        "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE webhook_id = ? \
-         ORDER BY created_at DESC, id DESC LIMIT ?"
-    ))
-    .bind(webhook_id)
-    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-    .fetch_all(&store.pool)
-    .await?
-    .into_iter()
-    .map(Delivery::try_from)
-    .collect()
+    let sql = format!(
+        "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE webhook_id = $1 \
+         ORDER BY created_at DESC, id{} DESC LIMIT $2",
+        store.pool.dialect().byte_order
+    );
+    let rows: Vec<DeliveryRow> = on_db!(&store.pool, |pool| sqlx::query_as(&sql)
+        .bind(webhook_id)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(pool)
+        .await?);
+    rows.into_iter().map(Delivery::try_from).collect()
 }
 
 #[async_trait]
-impl WebhookStore for EmbeddedStore {
+impl<V: Vectors> WebhookStore for SqlStore<V> {
     /// Fails (as an internal fault) when the id is taken.
     async fn insert_webhook(&self, hook: &Webhook, secret: &str) -> Result<()> {
         Ok(insert(self, hook, secret).await?)

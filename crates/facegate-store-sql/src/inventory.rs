@@ -4,47 +4,50 @@ use async_trait::async_trait;
 use facegate_core::Result;
 use facegate_core::ports::{Inventory, InventorySource};
 
+use crate::db::on_db;
 use crate::error::StoreError;
-use crate::store::EmbeddedStore;
+use crate::store::{SqlStore, Vectors};
 
 #[derive(sqlx::FromRow)]
 struct InventoryRow {
-    users: u64,
-    verified_users: u64,
-    api_keys: u64,
-    subjects: u64,
-    references: u64,
-    sessions: u64,
-    photos: u64,
-    faces: u64,
-    transactions: u64,
-    jobs_queued: u64,
-    jobs_running: u64,
-    jobs_done: u64,
+    users: i64,
+    verified_users: i64,
+    api_keys: i64,
+    subjects: i64,
+    references: i64,
+    sessions: i64,
+    photos: i64,
+    faces: i64,
+    transactions: i64,
+    jobs_queued: i64,
+    jobs_running: i64,
+    jobs_done: i64,
 }
 
 impl From<InventoryRow> for Inventory {
     fn from(row: InventoryRow) -> Self {
+        // COUNT(*) is never negative.
+        let count = |n: i64| u64::try_from(n).unwrap_or(0);
         Inventory {
-            users: row.users,
-            verified_users: row.verified_users,
-            api_keys: row.api_keys,
-            subjects: row.subjects,
-            references: row.references,
-            sessions: row.sessions,
-            photos: row.photos,
-            faces: row.faces,
-            transactions: row.transactions,
-            jobs_queued: row.jobs_queued,
-            jobs_running: row.jobs_running,
-            jobs_done: row.jobs_done,
+            users: count(row.users),
+            verified_users: count(row.verified_users),
+            api_keys: count(row.api_keys),
+            subjects: count(row.subjects),
+            references: count(row.references),
+            sessions: count(row.sessions),
+            photos: count(row.photos),
+            faces: count(row.faces),
+            transactions: count(row.transactions),
+            jobs_queued: count(row.jobs_queued),
+            jobs_running: count(row.jobs_running),
+            jobs_done: count(row.jobs_done),
         }
     }
 }
 
 /// API keys count when not revoked; sessions are the distinct sessions with a photo.
-async fn inventory(store: &EmbeddedStore) -> Result<Inventory, StoreError> {
-    let row = sqlx::query_as::<_, InventoryRow>(
+async fn inventory<V>(store: &SqlStore<V>) -> Result<Inventory, StoreError> {
+    let row: InventoryRow = on_db!(&store.pool, |pool| sqlx::query_as(
         "SELECT \
            (SELECT COUNT(*) FROM users) AS users, \
            (SELECT COUNT(*) FROM users WHERE verified_at IS NOT NULL) AS verified_users, \
@@ -59,13 +62,13 @@ async fn inventory(store: &EmbeddedStore) -> Result<Inventory, StoreError> {
            (SELECT COUNT(*) FROM jobs WHERE state = 'running') AS jobs_running, \
            (SELECT COUNT(*) FROM jobs WHERE state = 'done') AS jobs_done",
     )
-    .fetch_one(&store.pool)
-    .await?;
+    .fetch_one(pool)
+    .await?);
     Ok(row.into())
 }
 
 #[async_trait]
-impl InventorySource for EmbeddedStore {
+impl<V: Vectors> InventorySource for SqlStore<V> {
     async fn inventory(&self) -> Result<Inventory> {
         Ok(inventory(self).await?)
     }

@@ -6,8 +6,9 @@ use facegate_core::account::Transaction;
 use facegate_core::model::Timestamp;
 use facegate_core::ports::TransactionStore;
 
+use crate::db::on_db;
 use crate::error::StoreError;
-use crate::store::EmbeddedStore;
+use crate::store::{SqlStore, Vectors};
 
 #[derive(sqlx::FromRow)]
 struct TransactionRow {
@@ -35,10 +36,10 @@ impl From<TransactionRow> for Transaction {
 }
 
 /// The transaction's user must exist.
-async fn insert(store: &EmbeddedStore, transaction: &Transaction) -> Result<(), StoreError> {
-    sqlx::query(
+async fn insert<V>(store: &SqlStore<V>, transaction: &Transaction) -> Result<(), StoreError> {
+    on_db!(&store.pool, |pool| sqlx::query(
         "INSERT INTO transactions (id, user_id, amount_cents, currency, description, step_up, \
-         created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+         created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(&transaction.id)
     .bind(&transaction.user_id)
@@ -47,32 +48,35 @@ async fn insert(store: &EmbeddedStore, transaction: &Transaction) -> Result<(), 
     .bind(&transaction.description)
     .bind(transaction.step_up)
     .bind(transaction.created_at)
-    .execute(&store.pool)
-    .await?;
+    .execute(pool)
+    .await?
+    .rows_affected());
     Ok(())
 }
 
-async fn in_range(
-    store: &EmbeddedStore,
+async fn in_range<V>(
+    store: &SqlStore<V>,
     user_id: &str,
     from: Timestamp,
     to: Timestamp,
 ) -> Result<Vec<Transaction>, StoreError> {
-    let rows = sqlx::query_as::<_, TransactionRow>(
+    let sql = format!(
         "SELECT id, user_id, amount_cents, currency, description, step_up, created_at \
-         FROM transactions WHERE user_id = ? AND created_at >= ? AND created_at < ? \
-         ORDER BY created_at, id",
-    )
-    .bind(user_id)
-    .bind(from)
-    .bind(to)
-    .fetch_all(&store.pool)
-    .await?;
+         FROM transactions WHERE user_id = $1 AND created_at >= $2 AND created_at < $3 \
+         ORDER BY created_at, id{}",
+        store.pool.dialect().byte_order
+    );
+    let rows: Vec<TransactionRow> = on_db!(&store.pool, |pool| sqlx::query_as(&sql)
+        .bind(user_id)
+        .bind(from)
+        .bind(to)
+        .fetch_all(pool)
+        .await?);
     Ok(rows.into_iter().map(Transaction::from).collect())
 }
 
 #[async_trait]
-impl TransactionStore for EmbeddedStore {
+impl<V: Vectors> TransactionStore for SqlStore<V> {
     async fn insert_transaction(&self, transaction: &Transaction) -> Result<()> {
         Ok(insert(self, transaction).await?)
     }
