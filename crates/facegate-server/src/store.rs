@@ -9,8 +9,6 @@ use facegate_core::ports::{
     ApiKeyStore, AuditLog, CollectionStore, GaugeSource, InventorySource, JobQueue, ReferenceStore,
     ScanStore, Sealer, TransactionStore, UserStore, WebhookStore,
 };
-use facegate_store_embedded::EmbeddedStore;
-use facegate_store_postgres::PostgresStore;
 use serde_json::json;
 
 use crate::settings::Settings;
@@ -64,7 +62,7 @@ pub async fn open(settings: &Settings, sealer: Arc<dyn Sealer>) -> anyhow::Resul
             .connect(&url)
             .await
             .context("cannot connect to PostgreSQL (database.url)")?;
-        let store = PostgresStore::from_pool(pool, sealer.as_ref())
+        let store = facegate_store_postgres::from_pool(pool, sealer.as_ref())
             .await
             .context("cannot open the PostgreSQL store")?;
         return Ok(Opened {
@@ -76,7 +74,7 @@ pub async fn open(settings: &Settings, sealer: Arc<dyn Sealer>) -> anyhow::Resul
         });
     }
     let dir = &settings.storage.data_dir;
-    let store = EmbeddedStore::open(dir, sealer)
+    let store = facegate_store_embedded::open(dir, sealer)
         .await
         .with_context(|| format!("cannot open the store in {}", dir.display()))?;
     Ok(Opened {

@@ -16,7 +16,6 @@ use facegate_core::account::{Role, User};
 use facegate_core::ports::{BlobStore, NoEncryption, UserStore};
 use facegate_queue::messages::{ImageRef, VerificationRequest};
 use facegate_queue::{KafkaPublisher, KafkaSettings, MessageHeaders};
-use facegate_store_postgres::PostgresStore;
 use facegate_vision::testing::{datasets_dir, models_dir};
 use rdkafka::Message as _;
 use rdkafka::consumer::{Consumer as _, StreamConsumer};
@@ -309,7 +308,9 @@ async fn every_request_ends_with_one_result_after_the_worker_is_killed() {
     );
 
     // Users, uploads and requests.
-    let store = PostgresStore::connect(&db, &NoEncryption).await.unwrap();
+    let store = facegate_store_postgres::connect(&db, &NoEncryption)
+        .await
+        .unwrap();
     let options = s3_options(&s.s3_endpoint);
     let objects = ObjectBlobStore::from_url(
         &format!("s3://{bucket}"),

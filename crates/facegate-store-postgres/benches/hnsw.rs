@@ -365,7 +365,11 @@ async fn main() {
     let queries = env_usize("FACEGATE_BENCH_QUERIES", 200);
 
     let (name, url, mut admin) = create_database(&server).await;
-    let store = Arc::new(PostgresStore::connect(&url, &NoEncryption).await.unwrap());
+    let store = Arc::new(
+        facegate_store_postgres::connect(&url, &NoEncryption)
+            .await
+            .unwrap(),
+    );
     let mut conn = PgConnection::connect(&url).await.unwrap();
     let versions: (String, String) = sqlx::query_as(
         "SELECT current_setting('server_version'), \

@@ -21,7 +21,7 @@ use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::query::QueryAs;
 use sqlx::{FromRow, PgPool, Postgres};
 
-use crate::error::StoreError;
+use facegate_store_sql::StoreError;
 
 /// Candidates the graph search keeps: at least 100, or the rows asked for, up to pgvector's
 /// maximum (1,000). pgvector's default of 40 found 96% of the true top 10 in 100,000

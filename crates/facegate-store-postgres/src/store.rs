@@ -1,11 +1,14 @@
 //! Connecting to the database and migrating its schema.
 
-use facegate_core::ports::Sealer;
+use std::sync::Arc;
+
+use facegate_core::ports::{NoEncryption, Sealer};
+use facegate_store_sql::{Db, SqlStore, StoreError};
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::PgPoolOptions;
 
-use crate::error::StoreError;
+use crate::search::Pgvector;
 
 /// The schema migrations (reversible: `migrations/NNNN_name.{up,down}.sql`). `connect`
 /// runs them; `facegate migrate` may also run or undo them.
@@ -16,47 +19,36 @@ const MAX_CONNECTIONS: u32 = 10;
 
 /// Every record of facegate in PostgreSQL (references, photo collections, accounts, jobs,
 /// scans, webhooks); embeddings are searched with pgvector's HNSW indexes.
-#[derive(Debug, Clone)]
-pub struct PostgresStore {
-    pub(crate) pool: PgPool,
+pub type PostgresStore = SqlStore<Pgvector>;
+
+/// Connects to `url` (`postgres://user:password@host:port/database`) and migrates the
+/// schema. See [`from_pool`] for `sealer`.
+pub async fn connect(url: &str, sealer: &dyn Sealer) -> Result<PostgresStore, StoreError> {
+    refuse_encryption(sealer)?;
+    let pool = PgPoolOptions::new()
+        .max_connections(MAX_CONNECTIONS)
+        .connect(url)
+        .await?;
+    from_pool(pool, sealer).await
 }
 
-impl PostgresStore {
-    /// Connects to `url` (`postgres://user:password@host:port/database`) and migrates the
-    /// schema. See [`PostgresStore::from_pool`] for `sealer`.
-    pub async fn connect(url: &str, sealer: &dyn Sealer) -> Result<Self, StoreError> {
-        refuse_encryption(sealer)?;
-        let pool = PgPoolOptions::new()
-            .max_connections(MAX_CONNECTIONS)
-            .connect(url)
-            .await?;
-        Self::from_pool(pool, sealer).await
-    }
-
-    /// The store on an existing pool; migrates the schema. Embeddings are stored as plain
-    /// pgvector values, which pgvector can index, and webhook secrets plain too: a `sealer`
-    /// with a key (encryption at rest switched on) is refused with
-    /// [`StoreError::EncryptionUnsupported`] rather than silently storing plain data.
-    pub async fn from_pool(pool: PgPool, sealer: &dyn Sealer) -> Result<Self, StoreError> {
-        refuse_encryption(sealer)?;
-        MIGRATOR.run(&pool).await?;
-        tracing::info!(
-            max_connections = pool.options().get_max_connections(),
-            "postgres store connected"
-        );
-        Ok(Self { pool })
-    }
-
-    /// The connection pool.
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
-    }
-
-    /// Closes the connections, waiting for them to finish; for a clean shutdown. Calls made
-    /// afterwards fail.
-    pub async fn close(&self) {
-        self.pool.close().await;
-    }
+/// The store on an existing pool; migrates the schema. Embeddings are stored as plain
+/// pgvector values, which pgvector can index, and webhook secrets and reference crops
+/// plain too: a `sealer` with a key (encryption at rest switched on) is refused with
+/// [`StoreError::EncryptionUnsupported`] rather than silently storing plain data.
+pub async fn from_pool(pool: PgPool, sealer: &dyn Sealer) -> Result<PostgresStore, StoreError> {
+    refuse_encryption(sealer)?;
+    MIGRATOR.run(&pool).await?;
+    tracing::info!(
+        max_connections = pool.options().get_max_connections(),
+        "postgres store connected"
+    );
+    let search = Pgvector::new(pool.clone());
+    Ok(SqlStore::new(
+        Db::Postgres(pool),
+        Arc::new(NoEncryption),
+        search,
+    ))
 }
 
 fn refuse_encryption(sealer: &dyn Sealer) -> Result<(), StoreError> {

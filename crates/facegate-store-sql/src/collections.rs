@@ -12,14 +12,36 @@ use crate::embedding::{BindEmbedding, EmbeddingRow, StoredEmbedding};
 use crate::error::{StoreError, from_i32, to_i32};
 use crate::store::{SqlStore, Vectors};
 
-#[derive(sqlx::FromRow)]
-struct FaceRow {
+/// A face of a photo as its row holds it, less the embedding; the PostgreSQL store's
+/// search reads it too.
+#[derive(Debug, sqlx::FromRow)]
+pub struct FaceBox {
     face_index: i32,
     x1: f32,
     y1: f32,
     x2: f32,
     y2: f32,
     detection_score: f32,
+}
+
+impl FaceBox {
+    pub fn face_index(&self) -> Result<u32, StoreError> {
+        from_i32(self.face_index, "face index")
+    }
+
+    pub fn bbox(&self) -> BoundingBox {
+        BoundingBox::new(self.x1, self.y1, self.x2, self.y2)
+    }
+
+    pub fn detection_score(&self) -> f32 {
+        self.detection_score
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct FaceRow {
+    #[sqlx(flatten)]
+    face: FaceBox,
     #[sqlx(flatten)]
     embedding: EmbeddingRow,
 }
@@ -27,9 +49,9 @@ struct FaceRow {
 impl FaceRow {
     fn open(self, sealer: &dyn Sealer) -> Result<IndexedFace, StoreError> {
         Ok(IndexedFace {
-            face_index: from_i32(self.face_index, "face index")?,
-            bbox: BoundingBox::new(self.x1, self.y1, self.x2, self.y2),
-            detection_score: self.detection_score,
+            face_index: self.face.face_index()?,
+            bbox: self.face.bbox(),
+            detection_score: self.face.detection_score,
             embedding: self.embedding.open(sealer)?,
         })
     }
@@ -58,7 +80,10 @@ pub async fn each_face(
     sealer: &dyn Sealer,
     mut visit: impl FnMut(String, String, IndexedFace),
 ) -> Result<(), StoreError> {
-    let sql = format!("SELECT session_id, photo_id, {} FROM faces", face_columns(pool));
+    let sql = format!(
+        "SELECT session_id, photo_id, {} FROM faces",
+        face_columns(pool)
+    );
     on_db!(pool, |pool| {
         let mut rows = sqlx::query_as::<_, SessionFaceRow>(&sql).fetch(pool);
         while let Some(row) = rows.try_next().await? {
@@ -193,8 +218,13 @@ async fn get<V>(
         if let Some(snapshot) = snapshot {
             sqlx::query(snapshot).execute(&mut *tx).await?;
         }
-        let photo =
-            load_photo(SqlConn::from(&mut *tx), &*store.sealer, session_id, photo_id).await?;
+        let photo = load_photo(
+            SqlConn::from(&mut *tx),
+            &*store.sealer,
+            session_id,
+            photo_id,
+        )
+        .await?;
         tx.commit().await?;
         Ok(photo)
     })

@@ -104,7 +104,9 @@ impl Type<Postgres> for EmbeddingColumn {
 
 impl<'r> Decode<'r, Postgres> for EmbeddingColumn {
     fn decode(value: PgValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
-        Ok(Self::Vector(<Vector as Decode<Postgres>>::decode(value)?.into()))
+        Ok(Self::Vector(
+            <Vector as Decode<Postgres>>::decode(value)?.into(),
+        ))
     }
 }
 

@@ -36,9 +36,26 @@ mod transactions;
 mod users;
 mod webhooks;
 
+pub use collections::{FaceBox, each_face};
 pub use db::{Db, Dialect, POSTGRES, SQLITE, SqlConn, SqlPool};
 pub use error::StoreError;
 pub use gauges::{JOBS_TOPIC, PoolStats};
-pub use collections::each_face;
 pub use references::each_reference;
 pub use store::{SqlStore, Vectors};
+
+/// The tables the statements read and write; each store's migrations create them.
+pub const TABLES: [&str; 13] = [
+    "api_keys",
+    "audit_log",
+    "face_references",
+    "faces",
+    "jobs",
+    "photos",
+    "refresh_tokens",
+    "scans",
+    "transactions",
+    "user_faces",
+    "users",
+    "webhook_deliveries",
+    "webhooks",
+];

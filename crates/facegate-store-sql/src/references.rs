@@ -4,8 +4,8 @@
 use async_trait::async_trait;
 use facegate_core::model::{Reference, StaleReference, SubjectMatch, SubjectSummary};
 use facegate_core::ports::{ReferenceStore, Sealer};
-use futures_util::TryStreamExt;
 use facegate_core::{Embedding, FaceDetection, ModelId, Result};
+use futures_util::TryStreamExt;
 use sqlx::types::Json;
 
 use crate::db::{SqlPool, on_db};
@@ -75,7 +75,11 @@ pub async fn each_reference(
 
 async fn insert<V: Vectors>(store: &SqlStore<V>, reference: &Reference) -> Result<(), StoreError> {
     let embedding = || StoredEmbedding::seal(&*store.sealer, &reference.embedding);
-    let crop = reference.crop.as_deref().map(|png| store.seal(png)).transpose()?;
+    let crop = reference
+        .crop
+        .as_deref()
+        .map(|png| store.seal(png))
+        .transpose()?;
     let sql = format!(
         "INSERT INTO face_references (id, subject, face, quality, created_at, face_crop, {}) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -158,7 +162,10 @@ async fn of_subject<V: Vectors>(
         .collect()
 }
 
-async fn delete_subject<V: Vectors>(store: &SqlStore<V>, subject: &str) -> Result<usize, StoreError> {
+async fn delete_subject<V: Vectors>(
+    store: &SqlStore<V>,
+    subject: &str,
+) -> Result<usize, StoreError> {
     let _writing = store.writing().await;
     let removed = on_db!(&store.pool, |pool| sqlx::query(
         "DELETE FROM face_references WHERE subject = $1"

@@ -114,7 +114,6 @@ impl<V: Vectors> SqlStore<V> {
             None => None,
         }
     }
-
 }
 
 impl<V> SqlStore<V> {

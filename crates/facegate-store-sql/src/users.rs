@@ -61,7 +61,11 @@ struct UserFaceRow {
 
 /// `user.verified` is not stored: a user is verified when `verified_at` is set. A taken
 /// id (rather than username) is a fault.
-async fn insert<V>(store: &SqlStore<V>, user: &User, password_hash: &str) -> Result<bool, StoreError> {
+async fn insert<V>(
+    store: &SqlStore<V>,
+    user: &User,
+    password_hash: &str,
+) -> Result<bool, StoreError> {
     let inserted = on_db!(&store.pool, |pool| sqlx::query(
         "INSERT INTO users (id, username, role, password_hash, verified_at, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (username) DO NOTHING",

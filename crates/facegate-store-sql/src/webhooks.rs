@@ -85,7 +85,6 @@ impl TryFrom<DeliveryRow> for Delivery {
     }
 }
 
-
 /// The secret as its row holds it: sealed with the sealer's current key, or plain UTF-8
 /// when encryption is off.
 fn seal_secret<V>(

@@ -163,7 +163,9 @@ async fn sealed_rows_without_their_sealer_are_refused() {
     write_one_of_each(&store, "a", &unit(MODEL, DIM, 4)).await;
     store.close().await;
 
-    let err = facegate_store_embedded::open(dir.path(), plain()).await.unwrap_err();
+    let err = facegate_store_embedded::open(dir.path(), plain())
+        .await
+        .unwrap_err();
     assert!(
         matches!(&err, StoreError::Unsealed { key_id } if key_id == "test"),
         "{err}"

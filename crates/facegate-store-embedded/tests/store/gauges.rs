@@ -5,8 +5,6 @@ use facegate_store_embedded::JOBS_TOPIC;
 
 use crate::support::{TempDir, open_store};
 
-conformance!(metrics: the_gauges_count_due_queued_jobs_and_age_the_oldest);
-
 #[tokio::test]
 async fn the_backlog_and_the_pool_are_read_directly_too() {
     let dir = TempDir::new("gauges-direct");

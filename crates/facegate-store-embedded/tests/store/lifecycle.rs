@@ -14,22 +14,11 @@ use crate::support::{
 const INITIAL_TABLES: [&str; 4] = ["_sqlx_migrations", "face_references", "faces", "photos"];
 
 /// Every table, by name, once migrated.
-const ALL_TABLES: [&str; 14] = [
-    "_sqlx_migrations",
-    "api_keys",
-    "audit_log",
-    "face_references",
-    "faces",
-    "jobs",
-    "photos",
-    "refresh_tokens",
-    "scans",
-    "transactions",
-    "user_faces",
-    "users",
-    "webhook_deliveries",
-    "webhooks",
-];
+fn all_tables() -> Vec<&'static str> {
+    let mut tables = vec!["_sqlx_migrations"];
+    tables.extend(facegate_store_sql::TABLES);
+    tables
+}
 
 /// Tables by name, without SQLite's own (`sqlite_sequence`, which AUTOINCREMENT creates
 /// and nothing can drop).
@@ -67,12 +56,14 @@ async fn open_creates_the_folder_and_a_wal_database() {
         .await
         .unwrap();
     assert_eq!(mode, "wal");
-    assert_eq!(tables(&pool).await, ALL_TABLES);
+    assert_eq!(tables(&pool).await, all_tables());
 
     // A file where the folder should be is reported, not panicked on.
     let file = dir.path().join("a-file");
     std::fs::write(&file, b"x").unwrap();
-    let err = facegate_store_embedded::open(&file, plain()).await.unwrap_err();
+    let err = facegate_store_embedded::open(&file, plain())
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::CreateDir { .. }), "{err}");
 }
 
@@ -168,13 +159,13 @@ async fn migrations_go_down_and_up_again() {
         .unwrap();
     assert_eq!(references, 1);
     MIGRATOR.run(&pool).await.unwrap();
-    assert_eq!(tables(&pool).await, ALL_TABLES);
+    assert_eq!(tables(&pool).await, all_tables());
     assert_eq!(columns(&pool, "faces").await.last().unwrap(), "key_id");
 
     MIGRATOR.undo(&pool, 0).await.unwrap();
     assert_eq!(tables(&pool).await, ["_sqlx_migrations"]);
     MIGRATOR.run(&pool).await.unwrap();
-    assert_eq!(tables(&pool).await, ALL_TABLES);
+    assert_eq!(tables(&pool).await, all_tables());
     pool.close().await;
 
     let store = open_store(dir.path()).await;

@@ -14,8 +14,17 @@ macro_rules! conformance {
 }
 
 /// Like `conformance!`, for checks of concurrent callers: two stores on one file, as two
-/// processes would be.
+/// processes would be; for photo collections, one store, since the embedded store's vector
+/// index lives in its process.
 macro_rules! conformance_concurrent {
+    (collections: $($check:ident),+ $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn $check() {
+            let dir = crate::support::TempDir::new(stringify!($check));
+            let store = crate::support::open_store(dir.path()).await;
+            facegate_core::conformance::collections::$check(&[&store]).await;
+        }
+    )+};
     ($module:ident: $($check:ident),+ $(,)?) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
         async fn $check() {
@@ -27,18 +36,13 @@ macro_rules! conformance_concurrent {
     )+};
 }
 
-mod api_keys;
-mod audit;
-mod collections;
+/// Every check of `facegate_core::conformance`.
+mod conformance {
+    facegate_core::conformance_checks!(conformance, conformance_concurrent);
+}
+
 mod encryption;
 mod gauges;
-mod inventory;
-mod jobs;
 mod lifecycle;
-mod references;
-mod refresh_tokens;
-mod scans;
 mod support;
-mod transactions;
-mod users;
 mod webhooks;

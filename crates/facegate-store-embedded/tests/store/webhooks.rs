@@ -11,17 +11,6 @@ use crate::support::accounts::{SECRET, add_user, delivery, hook};
 use crate::support::sealing::{XorSealer, stored_in_files};
 use crate::support::{TempDir, connect, open_store};
 
-conformance!(
-    webhooks: hooks_are_listed_by_owner_and_deleted_only_by_it,
-    a_user_s_events_reach_their_hooks_and_unrevoked_keys_hooks,
-    enqueueing_the_same_delivery_again_keeps_the_first,
-    a_claimed_delivery_is_leased_retried_and_delivered,
-    a_failed_delivery_is_never_claimed_again,
-    the_delivery_log_is_newest_first_and_limited,
-    deleting_a_hook_or_a_user_removes_their_deliveries,
-);
-conformance_concurrent!(webhooks: concurrent_claimers_never_share_a_delivery);
-
 #[tokio::test]
 async fn secrets_are_sealed_at_rest_and_need_their_key() {
     let dir = TempDir::new("webhooks-sealed");

@@ -1,7 +1,7 @@
 //! Connecting, migrating (up and down), refusing encryption, and the HNSW indexes.
 
 use facegate_core::ports::{CollectionStore, NoEncryption, ReferenceStore, Sealer};
-use facegate_store_postgres::{MIGRATOR, PostgresStore, StoreError};
+use facegate_store_postgres::{MIGRATOR, StoreError};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{Executor, PgConnection};
 
@@ -11,22 +11,11 @@ use crate::support::{
 };
 
 /// Every table the migrations create, by name.
-const ALL_TABLES: [&str; 14] = [
-    "_sqlx_migrations",
-    "api_keys",
-    "audit_log",
-    "face_references",
-    "faces",
-    "jobs",
-    "photos",
-    "refresh_tokens",
-    "scans",
-    "transactions",
-    "user_faces",
-    "users",
-    "webhook_deliveries",
-    "webhooks",
-];
+fn all_tables() -> Vec<&'static str> {
+    let mut tables = vec!["_sqlx_migrations"];
+    tables.extend(facegate_store_sql::TABLES);
+    tables
+}
 
 async fn tables(conn: &mut PgConnection) -> Vec<String> {
     sqlx::query_scalar(
@@ -59,14 +48,14 @@ async fn reconnecting_keeps_the_data_and_migrates_nothing_twice() {
         .unwrap();
     store.close().await;
 
-    let store = PostgresStore::connect(&db.url, &NoEncryption)
+    let store = facegate_store_postgres::connect(&db.url, &NoEncryption)
         .await
         .unwrap();
     assert_same_photo(&store.photo("s", "p").await.unwrap().unwrap(), &stored);
     let found = store.identify(&probe, 1).await.unwrap();
     assert_eq!(found[0].reference_id, "r1");
     let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
-        .fetch_one(store.pool())
+        .fetch_one(store.vectors().pool())
         .await
         .unwrap();
     let migrations = MIGRATOR
@@ -82,7 +71,7 @@ async fn migrations_go_down_and_up_again() {
         return;
     };
     let mut conn = db.connect().await;
-    assert_eq!(tables(&mut conn).await, ALL_TABLES);
+    assert_eq!(tables(&mut conn).await, all_tables());
     assert!(has_vector_extension(&mut conn).await);
     store
         .insert_reference(&reference("r1", "alice", unit(MODEL, DIM, 1), 0))
@@ -90,27 +79,27 @@ async fn migrations_go_down_and_up_again() {
         .unwrap();
 
     // Down to the collections: the accounts, scans and webhooks go, the rest stays.
-    MIGRATOR.undo(store.pool(), 3).await.unwrap();
+    MIGRATOR.undo(store.vectors().pool(), 3).await.unwrap();
     assert_eq!(
         tables(&mut conn).await,
         ["_sqlx_migrations", "face_references", "faces", "photos"]
     );
     // Down to the first migration: the collections go, the references stay.
-    MIGRATOR.undo(store.pool(), 1).await.unwrap();
+    MIGRATOR.undo(store.vectors().pool(), 1).await.unwrap();
     assert_eq!(
         tables(&mut conn).await,
         ["_sqlx_migrations", "face_references"]
     );
     assert!(store.reference("r1").await.unwrap().is_some());
     // Down to nothing. The extension stays: other schemas may use it.
-    MIGRATOR.undo(store.pool(), 0).await.unwrap();
+    MIGRATOR.undo(store.vectors().pool(), 0).await.unwrap();
     assert_eq!(tables(&mut conn).await, ["_sqlx_migrations"]);
     assert!(has_vector_extension(&mut conn).await);
     assert!(store.reference("r1").await.is_err());
 
     // And up again, empty and working.
-    MIGRATOR.run(store.pool()).await.unwrap();
-    assert_eq!(tables(&mut conn).await, ALL_TABLES);
+    MIGRATOR.run(store.vectors().pool()).await.unwrap();
+    assert_eq!(tables(&mut conn).await, all_tables());
     assert!(store.reference("r1").await.unwrap().is_none());
     let p = photo("s", "p", vec![unit(MODEL, DIM, 2)], 1);
     assert!(store.insert_photo(&p).await.unwrap().1);
@@ -139,7 +128,9 @@ async fn a_sealer_with_a_key_is_refused_before_anything_is_written() {
     let Some(db) = TestDatabase::create("encryption").await else {
         return;
     };
-    let error = PostgresStore::connect(&db.url, &Keyed).await.unwrap_err();
+    let error = facegate_store_postgres::connect(&db.url, &Keyed)
+        .await
+        .unwrap_err();
     assert!(
         matches!(&error, StoreError::EncryptionUnsupported { key_id } if key_id == "k1"),
         "{error}"
@@ -153,7 +144,7 @@ async fn a_sealer_with_a_key_is_refused_before_anything_is_written() {
 
     let pool = PgPoolOptions::new().connect(&db.url).await.unwrap();
     assert!(matches!(
-        PostgresStore::from_pool(pool, &Keyed).await,
+        facegate_store_postgres::from_pool(pool, &Keyed).await,
         Err(StoreError::EncryptionUnsupported { .. })
     ));
     assert!(tables(&mut db.connect().await).await.is_empty());
@@ -192,7 +183,7 @@ async fn searches_of_512_d_probes_use_the_hnsw_indexes() {
         .connect(&db.url)
         .await
         .unwrap();
-    let store = PostgresStore::from_pool(pool.clone(), &NoEncryption)
+    let store = facegate_store_postgres::from_pool(pool.clone(), &NoEncryption)
         .await
         .unwrap();
     let probe = unit(MODEL, DIM, 99);

@@ -27,7 +27,7 @@ macro_rules! conformance_concurrent {
             let Some((db, first)) = crate::support::open_store(stringify!($check)).await else {
                 return;
             };
-            let second = facegate_store_postgres::PostgresStore::connect(
+            let second = facegate_store_postgres::connect(
                 &db.url,
                 &facegate_core::ports::NoEncryption,
             )
@@ -38,12 +38,13 @@ macro_rules! conformance_concurrent {
     )+};
 }
 
-mod accounts;
-mod collections;
-mod jobs;
+/// Every check of `facegate_core::conformance`.
+mod conformance {
+    facegate_core::conformance_checks!(conformance, conformance_concurrent);
+}
+
 mod lifecycle;
 mod metrics;
-mod references;
 mod support;
 mod users;
 mod webhooks;

@@ -4,11 +4,6 @@ use facegate_store_postgres::JOBS_TOPIC;
 
 use crate::support::open_store;
 
-conformance!(
-    metrics: the_inventory_counts_every_record,
-    the_gauges_count_due_queued_jobs_and_age_the_oldest,
-);
-
 #[tokio::test]
 async fn the_backlog_and_the_pool_are_read_directly_too() {
     let Some((_db, store)) = open_store("gauges-direct").await else {

@@ -59,7 +59,7 @@ impl TestDatabase {
 /// The store on a fresh database, encryption off; `None` when skipped.
 pub async fn open_store(test: &str) -> Option<(TestDatabase, PostgresStore)> {
     let db = TestDatabase::create(test).await?;
-    let store = PostgresStore::connect(&db.url, &NoEncryption)
+    let store = facegate_store_postgres::connect(&db.url, &NoEncryption)
         .await
         .unwrap();
     Some((db, store))

@@ -5,15 +5,6 @@ use facegate_core::ports::UserStore;
 
 use crate::support::open_store;
 
-conformance!(
-    users: users_are_stored_and_looked_up,
-    a_stored_face_marks_the_user_verified,
-    deleting_a_user_removes_everything_of_theirs,
-    a_refresh_token_is_fresh_once_then_replayed_until_its_family_is_revoked,
-    unknown_and_expired_refresh_tokens_are_invalid,
-);
-conformance_concurrent!(users: a_refresh_token_is_fresh_for_one_of_concurrent_callers);
-
 /// A user's face is a pgvector value of its dimension, like the references'.
 #[tokio::test]
 async fn a_user_face_is_stored_as_a_vector() {
