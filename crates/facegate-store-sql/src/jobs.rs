@@ -84,26 +84,43 @@ async fn enqueue<V>(store: &SqlStore<V>, job: &Job) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Leases the job `target` picks (a condition on `id`; `$1` is now, `$3` is `id` when
+/// given): running, one more attempt, held until `lease_until`.
+async fn lease<V>(
+    store: &SqlStore<V>,
+    target: &str,
+    id: Option<&str>,
+    now: Timestamp,
+    lease_until: Timestamp,
+) -> Result<Option<Job>, StoreError> {
+    let sql = format!(
+        "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_until = $2, \
+         updated_at = $1 WHERE {target} RETURNING {JOB_COLUMNS}"
+    );
+    let row: Option<JobRow> = on_db!(&store.pool, |pool| {
+        let query = sqlx::query_as(&sql).bind(now).bind(lease_until);
+        match id {
+            Some(id) => query.bind(id),
+            None => query,
+        }
+        .fetch_optional(pool)
+        .await?
+    });
+    row.map(Job::try_from).transpose()
+}
+
+/// The oldest due job (by creation).
 async fn claim<V>(
     store: &SqlStore<V>,
     now: Timestamp,
     lease_until: Timestamp,
 ) -> Result<Option<Job>, StoreError> {
     let dialect = store.pool.dialect();
-    let sql = format!(
-        "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_until = $2, \
-         updated_at = $1 \
-         WHERE id = (SELECT id FROM jobs WHERE {DUE} \
-                     ORDER BY created_at, id{} LIMIT 1{}) \
-         RETURNING {JOB_COLUMNS}",
+    let oldest_due = format!(
+        "id = (SELECT id FROM jobs WHERE {DUE} ORDER BY created_at, id{} LIMIT 1{})",
         dialect.byte_order, dialect.skip_locked
     );
-    let row: Option<JobRow> = on_db!(&store.pool, |pool| sqlx::query_as(&sql)
-        .bind(now)
-        .bind(lease_until)
-        .fetch_optional(pool)
-        .await?);
-    row.map(Job::try_from).transpose()
+    lease(store, &oldest_due, None, now, lease_until).await
 }
 
 async fn claim_job<V>(
@@ -112,17 +129,8 @@ async fn claim_job<V>(
     now: Timestamp,
     lease_until: Timestamp,
 ) -> Result<Option<Job>, StoreError> {
-    let sql = format!(
-        "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_until = $2, \
-         updated_at = $1 WHERE id = $3 AND {DUE} RETURNING {JOB_COLUMNS}"
-    );
-    let row: Option<JobRow> = on_db!(&store.pool, |pool| sqlx::query_as(&sql)
-        .bind(now)
-        .bind(lease_until)
-        .bind(id)
-        .fetch_optional(pool)
-        .await?);
-    row.map(Job::try_from).transpose()
+    let target = format!("id = $3 AND {DUE}");
+    lease(store, &target, Some(id), now, lease_until).await
 }
 
 /// A job already done stays as it is (a worker whose lease ran out finishing late); so
