@@ -101,7 +101,7 @@ impl<S, P> Db<S, P> {
 impl SqlPool {
     /// Closes the connections, waiting for them to finish.
     pub async fn close(&self) {
-        on_db!(self, |pool| pool.close().await)
+        on_db!(self, |pool| pool.close().await);
     }
 
     /// Connections open (busy or idle) and idle.

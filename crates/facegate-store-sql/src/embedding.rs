@@ -69,7 +69,7 @@ impl<'q> BindEmbedding for Query<'q, Sqlite, SqliteArguments<'q>> {
     }
 }
 
-impl<'q> BindEmbedding for Query<'q, Postgres, PgArguments> {
+impl BindEmbedding for Query<'_, Postgres, PgArguments> {
     fn bind_embedding(self, embedding: StoredEmbedding) -> Self {
         self.bind(embedding.model)
             .bind(Vector::from(embedding.vector))
