@@ -14,7 +14,9 @@ pub enum Role {
     Admin,
     /// Runs the face operations: enrollment, indexing, search, verification.
     Operator,
-    /// An end user: their own account, face verification, transactions, search.
+    /// An end user: their own account, face verification, transactions, and the
+    /// stateless face operations on images they send. Searching other people's faces
+    /// (identification, subjects, photo sessions) needs an operator or a scoped key.
     Client,
 }
 
@@ -32,7 +34,7 @@ impl Role {
         match self {
             Role::Admin => &[Scope::Index, Scope::Search, Scope::Verify, Scope::Admin],
             Role::Operator => &[Scope::Index, Scope::Search, Scope::Verify],
-            Role::Client => &[Scope::Search, Scope::Verify],
+            Role::Client => &[Scope::Verify],
         }
     }
 

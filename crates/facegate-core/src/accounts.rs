@@ -37,6 +37,8 @@ debug_ports!(AccountPorts);
 pub struct AccountService {
     ports: AccountPorts,
     policy: AuthPolicy,
+    /// Normalised names self-registration refuses.
+    reserved: Vec<String>,
 }
 
 impl std::fmt::Debug for AccountService {
@@ -64,8 +66,17 @@ const API_KEY_PREFIX: &str = "fgk_";
 const REFRESH_PREFIX: &str = "fgr_";
 /// Characters of an API key shown in listings.
 const SHOWN_PREFIX_LEN: usize = 12;
-/// Longest password accepted (hashing cost is bounded).
+/// Longest password accepted, in characters (hashing cost is bounded: 4 KiB of UTF-8).
 const MAX_PASSWORD_LEN: usize = 1024;
+/// Names nobody may register themselves; the bootstrap admin's name is added at start.
+const RESERVED_USERNAMES: [&str; 3] = ["admin", "administrator", "root"];
+
+/// The one spelling of a username that is stored and looked up: usernames are
+/// case-insensitive (`Alice`, `alice` and `ALICE` are one account). Valid usernames are
+/// ASCII, so this is a full case fold.
+pub fn normalize_username(username: &str) -> String {
+    username.to_ascii_lowercase()
+}
 
 fn validate_username(username: &str) -> Result<()> {
     let ok = (3..=64).contains(&username.chars().count())
@@ -94,7 +105,18 @@ fn invalid_credentials() -> Failure {
 
 impl AccountService {
     pub fn new(ports: AccountPorts, policy: AuthPolicy) -> Self {
-        Self { ports, policy }
+        Self {
+            ports,
+            policy,
+            reserved: RESERVED_USERNAMES.map(str::to_owned).to_vec(),
+        }
+    }
+
+    /// Also refuses `username` at self-registration (the bootstrap admin account's name).
+    #[must_use]
+    pub fn reserving(mut self, username: &str) -> Self {
+        self.reserved.push(normalize_username(username));
+        self
     }
 
     fn now_secs(&self) -> i64 {
@@ -103,7 +125,7 @@ impl AccountService {
 
     fn validate_password(&self, password: &str) -> Result<()> {
         let len = password.chars().count();
-        if len < self.policy.min_password_len || password.len() > MAX_PASSWORD_LEN {
+        if len < self.policy.min_password_len || len > MAX_PASSWORD_LEN {
             return Err(Failure::validation(format!(
                 "password must be {} to {MAX_PASSWORD_LEN} characters",
                 self.policy.min_password_len
@@ -112,13 +134,14 @@ impl AccountService {
         Ok(())
     }
 
-    /// A new account of `role`; a taken username is a conflict.
+    /// A new account of `role`, under the normalised username; a taken username is a
+    /// conflict.
     pub async fn create_user(&self, username: &str, password: &str, role: Role) -> Result<User> {
         validate_username(username)?;
         self.validate_password(password)?;
         let user = User {
             id: uuid::Uuid::new_v4().to_string(),
-            username: username.to_owned(),
+            username: normalize_username(username),
             role,
             verified: false,
             verified_at: None,
@@ -135,19 +158,37 @@ impl AccountService {
         }
     }
 
-    /// Self-registration: always a client.
+    /// Self-registration: always a client, never under a reserved name.
     pub async fn register(&self, username: &str, password: &str) -> Result<User> {
+        if self.reserved.contains(&normalize_username(username)) {
+            return Err(Failure::new(
+                ErrorCode::Conflict,
+                "this username is reserved; choose another",
+            ));
+        }
         self.create_user(username, password, Role::Client).await
     }
 
-    /// Creates the user unless the username exists (start-up bootstrap of an admin).
+    /// Creates the user unless the username exists with that role (start-up bootstrap of
+    /// an admin). The name held by an account of another role is an error: the bootstrap
+    /// would silently not happen.
     pub async fn ensure_user(&self, username: &str, password: &str, role: Role) -> Result<bool> {
-        if self.ports.users.user_by_name(username).await?.is_some() {
-            return Ok(false);
+        let name = normalize_username(username);
+        if let Some((existing, _)) = self.ports.users.user_by_name(&name).await? {
+            if existing.role == role {
+                return Ok(false);
+            }
+            return Err(Failure::new(
+                ErrorCode::Conflict,
+                format!(
+                    "the username {name:?} is held by a {} account, so the {} account was not \
+                     created: delete that user or choose another name",
+                    existing.role.as_str(),
+                    role.as_str()
+                ),
+            ));
         }
-        self.create_user(username, password, role)
-            .await
-            .map(|_| true)
+        self.create_user(&name, password, role).await.map(|_| true)
     }
 
     async fn issue(&self, user: &User, family: String) -> Result<TokenPair> {
@@ -182,10 +223,14 @@ impl AccountService {
     /// Tokens for a username and password. Unknown users and wrong passwords get the same
     /// answer after the same work.
     pub async fn login(&self, username: &str, password: &str) -> Result<TokenPair> {
-        if password.len() > MAX_PASSWORD_LEN {
+        if password.chars().count() > MAX_PASSWORD_LEN {
             return Err(invalid_credentials());
         }
-        let found = self.ports.users.user_by_name(username).await?;
+        let found = self
+            .ports
+            .users
+            .user_by_name(&normalize_username(username))
+            .await?;
         let hash = found.as_ref().map(|(_, h)| h.as_str());
         if !self.ports.credentials.verify_password(password, hash) {
             return Err(invalid_credentials());

@@ -124,8 +124,9 @@ pub fn bearer(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
         .to_str()
         .ok()
         .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
+            // Authentication schemes are case-insensitive (RFC 9110, section 11.1).
+            let (scheme, token) = v.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then_some(token)
         })
         .map(str::trim)
         .filter(|t| !t.is_empty())

@@ -184,6 +184,29 @@ fn administration(g: &Gates) -> Router<AppState> {
         .route("/admin/audit", g.admin(get(admin::audit)))
 }
 
+/// A route outside `/api/v1` that only admins may call (`/health/detailed`: data paths,
+/// backends and decision thresholds): the caller resolved as on the API, then the admin
+/// gate.
+pub(crate) fn admin_only(state: &AppState, route: Route) -> Route {
+    route
+        .route_layer(axum::middleware::from_fn_with_state(
+            (
+                state.clone(),
+                Gate {
+                    need: Need::Scope(Scope::Admin),
+                    limit: None,
+                },
+                // Only rate limits read forwarded addresses; this gate has none.
+                false,
+            ),
+            access::enforce,
+        ))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            access::authenticate,
+        ))
+}
+
 /// Every `/api/v1` route: credentials resolved (and changes audited) once, request
 /// statistics recorded, then each route's gate.
 pub(crate) fn routes(state: &AppState, config: &HttpConfig) -> Router<AppState> {

@@ -61,6 +61,36 @@ impl Default for HttpConfig {
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// Longest client request id kept.
+const MAX_REQUEST_ID_LEN: usize = 64;
+
+/// Whether a client's request id is kept: 1 to 64 of `A-Z a-z 0-9 . _ : -`.
+fn valid_request_id(id: &[u8]) -> bool {
+    (1..=MAX_REQUEST_ID_LEN).contains(&id.len())
+        && id
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(b))
+}
+
+/// Drops a client's `X-Request-Id` that is too long, has other characters or comes twice,
+/// so that the id layer puts a generated one in its place: logs, the audit log and error
+/// bodies only ever carry a short, plain id.
+async fn sanitize_request_id(
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let mut ids = request.headers().get_all(&REQUEST_ID).iter();
+    let keep = match (ids.next(), ids.next()) {
+        (Some(id), None) => valid_request_id(id.as_bytes()),
+        (None, _) => true,
+        (Some(_), Some(_)) => false,
+    };
+    if !keep {
+        request.headers_mut().remove(&REQUEST_ID);
+    }
+    next.run(request).await
+}
+
 /// Builds the whole API.
 /// The probes and metrics alone (`/health*`, `/metrics`), for processes that serve no API
 /// (`facegate worker`).
@@ -70,10 +100,14 @@ pub fn probes_router(state: AppState) -> Router {
         .route("/health", get(health::health))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
-        .route("/health/detailed", get(health::detailed))
+        .route(
+            "/health/detailed",
+            api::admin_only(&state, get(health::detailed)),
+        )
         .route("/metrics", get(routes::metrics::metrics))
         .fallback(|| async { axum::http::StatusCode::NOT_FOUND })
         .with_state(state)
+        .layer(axum::middleware::from_fn(error::render_errors))
 }
 
 pub fn router(state: AppState, config: &HttpConfig) -> Router {
@@ -99,7 +133,10 @@ pub fn router(state: AppState, config: &HttpConfig) -> Router {
         .route("/health", get(health::health))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
-        .route("/health/detailed", get(health::detailed))
+        .route(
+            "/health/detailed",
+            api::admin_only(&state, get(health::detailed)),
+        )
         .route("/metrics", get(routes::metrics::metrics))
         .route("/openapi.json", get(docs::openapi))
         .route("/docs", get(docs::docs))
@@ -139,4 +176,20 @@ pub fn router(state: AppState, config: &HttpConfig) -> Router {
         }))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        // Outermost: before an id is set or generated.
+        .layer(axum::middleware::from_fn(sanitize_request_id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_request_id;
+
+    #[test]
+    fn only_short_plain_request_ids_are_kept() {
+        assert!(valid_request_id(b"abc-1.2:3_x"));
+        assert!(valid_request_id(&[b'a'; 64]));
+        for odd in [&b""[..], &[b'a'; 65], b"a b", b"<x>", "é".as_bytes()] {
+            assert!(!valid_request_id(odd), "{odd:?}");
+        }
+    }
 }

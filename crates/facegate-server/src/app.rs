@@ -156,7 +156,8 @@ fn accounts(
             refresh_ttl_secs: auth.refresh_token_ttl_secs,
             min_password_len: auth.min_password_length,
         },
-    ))
+    )
+    .reserving(&auth.admin_username))
 }
 
 /// The adapters every use-case shares.
@@ -362,6 +363,9 @@ fn health(settings: &Settings, a: &Adapters) -> Health {
 /// Wires the engine, stores and HTTP layer together. Starting the engine loads and warms
 /// up every model, so the app is ready when this returns.
 pub async fn build(settings: &Settings) -> anyhow::Result<App> {
+    // The database, uploads, objects and secrets this process writes are its owner's
+    // only: files 0600, folders 0700.
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     // One registry: the engine, the use-cases and the HTTP layer record into it.
     let metrics = Arc::new(PrometheusMetrics::new());
     let a = adapters(settings, metrics.clone()).await?;

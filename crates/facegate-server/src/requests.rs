@@ -180,7 +180,8 @@ impl RequestWorker {
                 Err(e) => return Ok(HandlerOutcome::Permanent(e.message)),
             },
         };
-        let Some((user, _)) = self.ports.users.user_by_name(&request.username).await? else {
+        let username = facegate_core::accounts::normalize_username(&request.username);
+        let Some((user, _)) = self.ports.users.user_by_name(&username).await? else {
             // Permanent: the result says so and the upload is not kept.
             let result = VerificationResultMessage::failed(
                 &request.request_id,

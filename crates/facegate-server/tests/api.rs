@@ -11,6 +11,8 @@ mod collections;
 mod enrollment;
 #[path = "api/errors.rs"]
 mod errors;
+#[path = "api/hardening.rs"]
+mod hardening;
 #[path = "api/health.rs"]
 mod health;
 #[path = "api/helpers.rs"]

@@ -26,14 +26,11 @@ pub fn decode(bytes: &[u8], limits: &ImageLimits) -> Result<RgbImage, VisionErro
             "the JPEG data is truncated (no end-of-image marker after the last scan)".into(),
         ));
     }
-    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
-    let mut decoder_limits = image::Limits::default();
-    decoder_limits.max_image_width = Some(limits.max_side);
-    decoder_limits.max_image_height = Some(limits.max_side);
-    reader.limits(decoder_limits);
-    let mut decoder = reader
-        .into_decoder()
-        .map_err(|e| header_error(&e, limits))?;
+    // The decoders keep their default limits (an allocation cap) only: a side limit there
+    // fails before the header's dimensions are read, and the error could not tell them.
+    // `check_dimensions` refuses an oversized image from its header, before any pixel.
+    let reader = ImageReader::with_format(Cursor::new(bytes), format);
+    let mut decoder = reader.into_decoder().map_err(|e| header_error(&e))?;
     let (width, height) = decoder.dimensions();
     check_dimensions(width, height, limits)?;
     let orientation = decoder
@@ -97,13 +94,11 @@ fn check_dimensions(width: u32, height: u32, limits: &ImageLimits) -> Result<(),
     Ok(())
 }
 
-fn header_error(e: &image::ImageError, limits: &ImageLimits) -> VisionError {
+fn header_error(e: &image::ImageError) -> VisionError {
     match e {
-        image::ImageError::Limits(_) => VisionError::TooManyPixels {
-            width: 0,
-            height: 0,
-            limit: limits.max_side,
-        },
+        image::ImageError::Limits(_) => VisionError::Undecodable(
+            "the image needs more memory to decode than allowed".to_owned(),
+        ),
         other => VisionError::Undecodable(other.to_string()),
     }
 }
@@ -136,9 +131,11 @@ mod tests {
     }
 
     #[test]
-    fn refuses_a_header_that_claims_a_huge_image() {
+    fn refuses_a_header_that_claims_a_huge_image_and_tells_its_size() {
         let bytes = crate::testing::png_claiming(20_000, 20_000);
-        assert_eq!(code(&bytes), ErrorCode::ImageTooLarge);
+        let error = decode(&bytes, &ImageLimits::default()).unwrap_err();
+        assert_eq!(error.code(), ErrorCode::ImageTooLarge);
+        assert!(error.to_string().contains("20000x20000"), "{error}");
     }
 
     #[test]

@@ -1,0 +1,256 @@
+//! Findings of an attacker's test of the default service, one test each: end users cannot
+//! search other people's faces, usernames are one account per spelling and cannot take an
+//! administrator's name, instance details need an admin, odd request ids are replaced,
+//! passwords are counted in characters and the bearer scheme in any case.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::accounts::{PASSWORD, PERSON, sign_up, token};
+use crate::helpers::{
+    Fixtures, TestApp, bare_client, embedded_settings, expect_error, expect_json, image_form,
+    settings, temp_dir,
+};
+
+/// `POST /auth/register` with a username and password.
+async fn register(app: &TestApp, username: &str, password: &str) -> reqwest::Response {
+    bare_client()
+        .post(app.url("/api/v1/auth/register"))
+        .json(&json!({"username": username, "password": password}))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// `GET /auth/check` of the access token of `tokens` (an answer of `/auth/token`).
+async fn check(app: &TestApp, tokens: &Value) -> Value {
+    let response = bare_client()
+        .get(app.url("/api/v1/auth/check"))
+        .bearer_auth(tokens["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    expect_json(response, StatusCode::OK).await
+}
+
+/// A self-registered account acts on itself only: identification, subject lists and
+/// session search need an operator or a key an admin granted.
+#[tokio::test]
+async fn self_registered_users_cannot_identify_or_search_people() {
+    let Some(fx) = Fixtures::get() else { return };
+    let dir = temp_dir();
+    let app = TestApp::spawn(&settings(&fx.models, dir.path())).await;
+    let mallory = sign_up(&app, "mallory").await;
+    let selfie = || image_form("file", fx.lfw.photo(PERSON, 0));
+    let refused = [
+        mallory.get("/api/v1/subjects"),
+        mallory.get("/api/v1/subjects/alice"),
+        mallory.post("/api/v1/identify").multipart(selfie()),
+        mallory
+            .post("/api/v1/search")
+            .multipart(selfie().text("session_id", "event")),
+        mallory.get("/api/v1/search/status/event"),
+    ];
+    for request in refused {
+        expect_error(
+            request.send().await.unwrap(),
+            StatusCode::FORBIDDEN,
+            "forbidden",
+        )
+        .await;
+    }
+    // Their own account and the stateless checks of their own images still work.
+    assert_eq!(mallory.me().await["username"], "mallory");
+    let liveness = mallory
+        .post("/api/v1/liveness")
+        .multipart(selfie())
+        .send()
+        .await
+        .unwrap();
+    expect_json(liveness, StatusCode::OK).await;
+    app.stop().await;
+}
+
+/// `Alice`, `alice` and `ALICE` are one account.
+#[tokio::test]
+async fn usernames_are_one_account_whatever_their_case() {
+    let Some(fx) = Fixtures::get() else { return };
+    let dir = temp_dir();
+    let app = TestApp::spawn(&settings(&fx.models, dir.path())).await;
+    let alice = sign_up(&app, "Alice").await;
+    let me = alice.me().await;
+    assert_eq!(me["username"], "alice", "{me}");
+    for name in ["alice", "ALICE"] {
+        let again = register(&app, name, PASSWORD).await;
+        expect_error(again, StatusCode::CONFLICT, "conflict").await;
+        let tokens = token(&app, &json!({"username": name, "password": PASSWORD})).await;
+        let checked = check(&app, &tokens).await;
+        assert_eq!(checked["user_id"], me["id"], "{checked}");
+    }
+    app.stop().await;
+}
+
+/// Nobody registers as `admin` or as the configured admin account, which is created.
+#[tokio::test]
+async fn administrators_names_cannot_be_registered() {
+    let Some(fx) = Fixtures::get() else { return };
+    let dir = temp_dir();
+    let mut s = settings(&fx.models, dir.path());
+    s.auth.admin_username = "keeper".into();
+    s.auth.admin_password = Some(PASSWORD.into());
+    let app = TestApp::spawn(&s).await;
+    for name in ["admin", "ADMIN", "keeper", "Keeper"] {
+        let response = register(&app, name, PASSWORD).await;
+        let body = expect_error(response, StatusCode::CONFLICT, "conflict").await;
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains("reserved"), "{body}");
+    }
+    let tokens = token(&app, &json!({"username": "keeper", "password": PASSWORD})).await;
+    assert_eq!(check(&app, &tokens).await["role"], "admin");
+    app.stop().await;
+}
+
+/// An account of another role holding the configured admin's name stops the start with a
+/// message that says so, rather than a service without its admin.
+#[tokio::test]
+async fn an_admin_name_held_by_a_client_fails_the_start() {
+    let Some(fx) = Fixtures::get() else { return };
+    let dir = temp_dir();
+    let mut s = settings(&fx.models, dir.path());
+    let app = TestApp::spawn(&s).await;
+    sign_up(&app, "ops").await;
+    app.stop().await;
+    s.auth.admin_username = "ops".into();
+    s.auth.admin_password = Some(PASSWORD.into());
+    let error = match facegate_server::app::build(&s).await {
+        Ok(_) => panic!("the start succeeded without its admin account"),
+        Err(error) => format!("{error:#}"),
+    };
+    assert!(
+        error.contains("\"ops\"") && error.contains("client"),
+        "{error}"
+    );
+}
+
+/// Liveness and readiness are public; the instance's details are for admins only.
+#[tokio::test]
+async fn detailed_health_needs_an_admin() {
+    let Some(fx) = Fixtures::get() else { return };
+    let dir = temp_dir();
+    let app = TestApp::spawn(&settings(&fx.models, dir.path())).await;
+    let anonymous = bare_client();
+    for path in ["/health", "/health/live", "/health/ready"] {
+        let response = anonymous.get(app.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+    }
+    let response = anonymous
+        .get(app.url("/health/detailed"))
+        .send()
+        .await
+        .unwrap();
+    expect_error(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    let erin = sign_up(&app, "erin").await;
+    let response = erin.get("/health/detailed").send().await.unwrap();
+    expect_error(response, StatusCode::FORBIDDEN, "forbidden").await;
+    assert_eq!(app.get_ok("/health/detailed").await["ready"], true);
+    app.stop().await;
+}
+
+/// A plain, short client request id is kept; any other is replaced by a generated one in
+/// the answer, its error body and the audit log.
+#[tokio::test]
+async fn odd_request_ids_are_replaced() {
+    let Some(fx) = Fixtures::get() else { return };
+    let dir = temp_dir();
+    let app = TestApp::spawn(&settings(&fx.models, dir.path())).await;
+    let cases = [
+        ("req-1.2:3_ok".to_owned(), true),
+        ("x".repeat(100_000), false),
+        ("x".repeat(65), false),
+        ("<script>".to_owned(), false),
+        ("a b".to_owned(), false),
+    ];
+    for (sent, kept) in &cases {
+        let response = bare_client()
+            .post(app.url("/api/v1/auth/token"))
+            .header("x-request-id", sent)
+            .json(&json!({"username": "nobody", "password": "wrong password"}))
+            .send()
+            .await
+            .unwrap();
+        let echoed = response.headers()["x-request-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        expect_error(response, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+        if *kept {
+            assert_eq!(&echoed, sent);
+        } else {
+            assert!(uuid::Uuid::parse_str(&echoed).is_ok(), "{echoed:.80}");
+        }
+    }
+    let audit = app.get_ok("/api/v1/admin/audit?limit=1000").await;
+    let ids: Vec<&str> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| entry["request_id"].as_str().unwrap())
+        .collect();
+    assert!(ids.contains(&"req-1.2:3_ok"), "{ids:?}");
+    assert!(ids.iter().all(|id| id.len() <= 64), "a long id was stored");
+    app.stop().await;
+}
+
+/// Password limits count characters, as their message says, and the bearer scheme is
+/// read in any case.
+#[tokio::test]
+async fn passwords_count_characters_and_the_bearer_scheme_any_case() {
+    let Some(fx) = Fixtures::get() else { return };
+    let dir = temp_dir();
+    let app = TestApp::spawn(&settings(&fx.models, dir.path())).await;
+    // 1,000 characters, 2,000 bytes of UTF-8.
+    let long = "é".repeat(1000);
+    expect_json(register(&app, "frank", &long).await, StatusCode::CREATED).await;
+    let tokens = token(&app, &json!({"username": "frank", "password": long})).await;
+    let too_long = register(&app, "grace", &"a".repeat(1025)).await;
+    expect_error(too_long, StatusCode::BAD_REQUEST, "validation_failed").await;
+
+    let access = tokens["access_token"].as_str().unwrap();
+    for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+        let response = bare_client()
+            .get(app.url("/api/v1/users/me"))
+            .header("authorization", format!("{scheme} {access}"))
+            .send()
+            .await
+            .unwrap();
+        expect_json(response, StatusCode::OK).await;
+    }
+    app.stop().await;
+}
+
+/// What the embedded default writes (database, uploads, secrets) is its owner's only.
+#[tokio::test]
+async fn data_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let Some(fx) = Fixtures::get() else { return };
+    let dir = temp_dir();
+    let app = TestApp::spawn(&embedded_settings(&fx.models, dir.path())).await;
+    let alice = sign_up(&app, "alice").await;
+    alice.verify_face(fx.lfw.photo(PERSON, 0)).await;
+    app.stop().await;
+    let mut checked = 0;
+    let mut pending = vec![dir.path().to_path_buf()];
+    while let Some(folder) = pending.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode & 0o077, 0, "{} is {mode:o}", path.display());
+            checked += 1;
+            if path.is_dir() {
+                pending.push(path);
+            }
+        }
+    }
+    assert!(checked >= 3, "only {checked} files and folders");
+}
