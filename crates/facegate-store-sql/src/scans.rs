@@ -88,17 +88,21 @@ async fn complete<V>(
     Ok(())
 }
 
-/// Ties on the best score go to whoever scored first; ties on both to the username in
+/// Ties on the best score go to whoever reached it first; ties on both to the username in
 /// byte order.
 async fn leaderboard<V>(
     store: &SqlStore<V>,
     limit: usize,
 ) -> Result<Vec<LeaderboardEntry>, StoreError> {
     let sql = format!(
-        "SELECT u.username, MAX(s.score) AS best, COUNT(*) FROM scans s \
-         JOIN users u ON u.id = s.user_id WHERE s.score IS NOT NULL \
-         GROUP BY u.id, u.username \
-         ORDER BY best DESC, MIN(s.completed_at), u.username{} LIMIT $1",
+        "SELECT u.username, b.best, b.scans FROM ( \
+           SELECT user_id, MAX(score) AS best, COUNT(*) AS scans FROM scans \
+           WHERE score IS NOT NULL GROUP BY user_id) AS b \
+         JOIN users u ON u.id = b.user_id \
+         ORDER BY b.best DESC, \
+           (SELECT MIN(s.completed_at) FROM scans s \
+            WHERE s.user_id = b.user_id AND s.score = b.best), \
+           u.username{} LIMIT $1",
         store.pool.dialect().byte_order
     );
     let rows: Vec<(String, f32, i64)> = on_db!(&store.pool, |pool| sqlx::query_as(&sql)

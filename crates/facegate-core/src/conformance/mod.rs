@@ -60,6 +60,7 @@ macro_rules! conformance_checks {
         $run!(
             scans: a_scan_is_stored_and_completed,
             the_leaderboard_ranks_users_by_their_best_score,
+            leaderboard_ties_go_to_whoever_reached_the_score_first,
         );
         $run!(
             users: users_are_stored_and_looked_up,

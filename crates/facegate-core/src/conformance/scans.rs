@@ -35,7 +35,7 @@ pub async fn a_scan_is_stored_and_completed<S: UserStore + ScanStore + ?Sized>(s
 }
 
 /// Users by their best score, best first, counting their scored scans only; ties go to
-/// whoever had a score (any) first; scans without a score are left out.
+/// whoever reached that score first; scans without a score are left out.
 pub async fn the_leaderboard_ranks_users_by_their_best_score<S: UserStore + ScanStore + ?Sized>(
     store: &S,
 ) {
@@ -81,4 +81,29 @@ pub async fn the_leaderboard_ranks_users_by_their_best_score<S: UserStore + Scan
         [entry(1, "name-u3", 90.0, 1)]
     );
     assert!(store.leaderboard(0).await.unwrap().is_empty());
+}
+
+/// Of two users with the same best score, the one who reached it first ranks first, even
+/// when the other had a (lower) score before.
+pub async fn leaderboard_ties_go_to_whoever_reached_the_score_first<
+    S: UserStore + ScanStore + ?Sized,
+>(
+    store: &S,
+) {
+    for id in ["early", "late"] {
+        add_user(store, id, 0).await;
+    }
+    // (scan, user, score, completed at)
+    for (id, user_id, score, at) in [
+        ("a", "early", 50.0, 1),
+        ("b", "late", 90.0, 5),
+        ("c", "early", 90.0, 10),
+    ] {
+        store.insert_scan(&scan(id, user_id, 0)).await.unwrap();
+        store.complete_scan(id, &scored(score), at).await.unwrap();
+    }
+    assert_eq!(
+        store.leaderboard(10).await.unwrap(),
+        [entry(1, "name-late", 90.0, 1), entry(2, "name-early", 90.0, 2)]
+    );
 }
