@@ -17,19 +17,42 @@ impl Resolve for PublicOnly {
     fn resolve(&self, name: Name) -> Resolving {
         let host = name.as_str().to_owned();
         Box::pin(async move {
-            let found: Vec<SocketAddr> =
-                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let public: Vec<SocketAddr> = found
-                .into_iter()
-                .filter(|addr| !is_internal(addr.ip()))
-                .collect();
+            // One message whether the name does not resolve or resolves to internal
+            // addresses only: a hook's owner must not learn which internal names exist.
+            let public: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await
+                .map(|found| found.filter(|addr| !is_internal(addr.ip())).collect())
+                .unwrap_or_default();
             if public.is_empty() {
-                return Err(format!(
-                    "{host} resolves to no public address (internal targets are not allowed)"
-                )
-                .into());
+                return Err(no_public_address(&host).into());
             }
             Ok(Box::new(public.into_iter()) as Addrs)
         })
+    }
+}
+
+/// Why a host name is not connected to.
+fn no_public_address(host: &str) -> String {
+    format!("{host} does not resolve to a public address")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `localhost` resolves to loopback only; a name under `.invalid` never resolves
+    /// (RFC 6761). The two failures must read the same.
+    #[tokio::test]
+    async fn unresolvable_and_internal_names_fail_alike() {
+        let mut errors = Vec::new();
+        for host in ["localhost", "no-such-host.invalid"] {
+            let name: Name = host.parse().unwrap();
+            let Err(error) = PublicOnly.resolve(name).await else {
+                panic!("{host} resolved to a public address");
+            };
+            errors.push(error.to_string().replace(host, "<host>"));
+        }
+        assert_eq!(errors[0], errors[1]);
+        assert_eq!(errors[0], no_public_address("<host>"));
     }
 }

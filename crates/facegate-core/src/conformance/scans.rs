@@ -104,6 +104,9 @@ pub async fn leaderboard_ties_go_to_whoever_reached_the_score_first<
     }
     assert_eq!(
         store.leaderboard(10).await.unwrap(),
-        [entry(1, "name-late", 90.0, 1), entry(2, "name-early", 90.0, 2)]
+        [
+            entry(1, "name-late", 90.0, 1),
+            entry(2, "name-early", 90.0, 2)
+        ]
     );
 }

@@ -13,7 +13,8 @@ const MAX_URL_LEN: usize = 2048;
 
 /// Whether `ip` is not a public unicast address: loopback, private, shared (CGNAT),
 /// link-local, unspecified, broadcast, multicast, documentation, benchmarking or reserved;
-/// IPv4 addresses embedded in IPv6 (mapped, compatible, NAT64) are judged as IPv4.
+/// IPv4 addresses embedded in IPv6 (mapped, translated, compatible, NAT64, 6to4, Teredo)
+/// are judged as IPv4.
 pub fn is_internal(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => is_internal_v4(v4),
@@ -45,11 +46,25 @@ fn is_internal_v6(ip: Ipv6Addr) -> bool {
     if let Some(v4) = ip.to_ipv4_mapped() {
         return is_internal_v4(v4);
     }
-    // IPv4-compatible (`::a.b.c.d`, deprecated) and NAT64 (`64:ff9b::a.b.c.d`).
+    // IPv4-compatible (`::a.b.c.d`, deprecated), IPv4-translated (`::ffff:0:a.b.c.d`) and
+    // NAT64 (`64:ff9b::a.b.c.d`).
     if (s[..6] == [0; 6] && !ip.is_loopback() && !ip.is_unspecified())
+        || s[..6] == [0, 0, 0, 0, 0xffff, 0]
         || s[..6] == [0x64, 0xff9b, 0, 0, 0, 0]
     {
         return is_internal_v4(embedded_v4());
+    }
+    // NAT64 for local use (`64:ff9b:1::/48`) translates into the operator's own networks.
+    if s[..3] == [0x64, 0xff9b, 1] {
+        return true;
+    }
+    // 6to4 (`2002:aabb:ccdd::/48` relays to a.b.c.d).
+    if s[0] == 0x2002 {
+        return is_internal_v4(Ipv4Addr::from((u32::from(s[1]) << 16) | u32::from(s[2])));
+    }
+    // Teredo (`2001:0::/32`): the client's IPv4 address is the last 32 bits, inverted.
+    if s[..2] == [0x2001, 0] {
+        return is_internal_v4(!embedded_v4());
     }
     ip.is_loopback()
         || ip.is_unspecified()
@@ -163,6 +178,26 @@ mod tests {
         }
         assert!(!refused("http://172.32.0.1/"));
         assert!(!refused("http://[::ffff:93.184.216.34]/"));
+    }
+
+    #[test]
+    fn ipv6_transition_addresses_are_judged_by_their_ipv4_address() {
+        for internal in [
+            "http://[2002:7f00:1::1]/",
+            "http://[2002:a00:1::]/",
+            "http://[64:ff9b:1::a00:1]/",
+            "http://[64:ff9b:1::5db8:d822]/",
+            "http://[::ffff:0:7f00:1]/",
+            "http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/",
+        ] {
+            assert!(refused(internal), "{internal}");
+        }
+        for public in [
+            "http://[2002:5db8:d822::1]/",
+            "http://[2001:0:4136:e378:8000:63bf:a247:27dd]/",
+        ] {
+            assert!(!refused(public), "{public}");
+        }
     }
 
     #[test]
