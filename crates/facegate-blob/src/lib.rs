@@ -68,14 +68,66 @@ impl ObjectBlobStore {
     }
 }
 
+/// The objects under one key prefix, for callers confined to it: key `a/b` is the inner
+/// store's `prefix/a/b`, and the inner store's key rules (no `..`) keep it there.
+#[derive(Clone)]
+pub struct ScopedBlobs {
+    inner: Arc<dyn BlobStore>,
+    prefix: String,
+}
+
+impl std::fmt::Debug for ScopedBlobs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScopedBlobs")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ScopedBlobs {
+    /// `prefix` without leading or trailing slashes; empty: the whole inner store.
+    pub fn new(inner: Arc<dyn BlobStore>, prefix: &str) -> Self {
+        Self {
+            inner,
+            prefix: prefix.trim_matches('/').to_owned(),
+        }
+    }
+
+    fn key(&self, key: &str) -> String {
+        if self.prefix.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{}/{key}", self.prefix)
+        }
+    }
+}
+
+#[async_trait]
+impl BlobStore for ScopedBlobs {
+    async fn get(&self, key: &str) -> Result<Vec<u8>> {
+        self.inner.get(&self.key(key)).await
+    }
+
+    async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<()> {
+        self.inner.put(&self.key(key), bytes).await
+    }
+
+    async fn delete(&self, key: &str) -> Result<()> {
+        self.inner.delete(&self.key(key)).await
+    }
+}
+
+/// Longest part of a key between slashes: file systems refuse longer names.
+const MAX_KEY_SEGMENT: usize = 255;
+
 /// Parses a client-supplied key; `..` and empty segments are refused so that a key can
-/// never leave the store's root.
+/// never leave the store's root, and segments longer than a file name may be.
 fn key(key: &str) -> Result<Path> {
     let valid = !key.is_empty()
         && key.len() <= 1024
         && key
             .split('/')
-            .all(|s| !s.is_empty() && s != "." && s != "..");
+            .all(|s| !s.is_empty() && s != "." && s != ".." && s.len() <= MAX_KEY_SEGMENT);
     if !valid {
         return Err(Failure::validation(format!("invalid object key `{key}`")));
     }
@@ -136,10 +188,37 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// A key that names a folder, not an object, is the caller's mistake.
+    #[tokio::test]
+    async fn a_folder_is_not_an_object() {
+        let dir = std::env::temp_dir().join(format!("facegate-blob-dir-{}", std::process::id()));
+        let store = ObjectBlobStore::local(&dir).unwrap();
+        store.put("event/a.jpg", b"abc".to_vec()).await.unwrap();
+        let err = store.get("event").await.unwrap_err();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(err.code, ErrorCode::NotFound, "{}", err.message);
+    }
+
+    #[tokio::test]
+    async fn a_scoped_store_reads_under_its_prefix_only() {
+        let store = Arc::new(ObjectBlobStore::in_memory());
+        store.put("imports/a.jpg", b"in".to_vec()).await.unwrap();
+        store.put("scans/b.jpg", b"out".to_vec()).await.unwrap();
+        let imports = ScopedBlobs::new(store.clone(), "/imports/");
+        assert_eq!(imports.get("a.jpg").await.unwrap(), b"in");
+        let missing = imports.get("scans/b.jpg").await.unwrap_err();
+        assert_eq!(missing.code, ErrorCode::NotFound);
+        let escape = imports.get("../scans/b.jpg").await.unwrap_err();
+        assert_eq!(escape.code, ErrorCode::ValidationFailed);
+        let everything = ScopedBlobs::new(store, "");
+        assert_eq!(everything.get("scans/b.jpg").await.unwrap(), b"out");
+    }
+
     #[tokio::test]
     async fn keys_cannot_escape_the_root() {
         let store = ObjectBlobStore::in_memory();
-        for bad in ["../etc/passwd", "a/../../b", "", "a//b", "/abs"] {
+        let long = format!("event/{}", "a".repeat(MAX_KEY_SEGMENT + 1));
+        for bad in ["../etc/passwd", "a/../../b", "", "a//b", "/abs", &long] {
             let err = store.get(bad).await.unwrap_err();
             assert_eq!(err.code, ErrorCode::ValidationFailed, "{bad}");
         }

@@ -30,6 +30,8 @@ pub struct Policy {
     pub liveness_threshold: f32,
     /// Largest `limit` a search or identification may ask for.
     pub max_results: usize,
+    /// Most photos one batch may index.
+    pub max_batch_photos: usize,
 }
 
 /// What one side of a 1:1 comparison is.
@@ -105,6 +107,22 @@ pub struct BatchItem {
 pub struct BatchError {
     pub code: ErrorCode,
     pub message: String,
+}
+
+impl From<Failure> for BatchError {
+    /// A fault of the service itself is opaque, like a 5xx body: its message may name
+    /// internal paths or hosts.
+    fn from(failure: Failure) -> Self {
+        let message = if failure.code == ErrorCode::Internal {
+            "the photo could not be indexed because of an internal fault".to_owned()
+        } else {
+            failure.message
+        };
+        Self {
+            code: failure.code,
+            message,
+        }
+    }
 }
 
 /// Liveness of the main face.
@@ -455,8 +473,12 @@ impl FaceService {
         photos: Vec<BatchPhoto>,
     ) -> Result<Vec<BatchItem>> {
         validate_id("session_id", session_id)?;
-        if photos.is_empty() {
-            return Err(Failure::validation("photos must not be empty"));
+        let max = self.policy.max_batch_photos;
+        if !(1..=max).contains(&photos.len()) {
+            return Err(Failure::validation(format!(
+                "photos must hold 1 to {max} photos, not {}",
+                photos.len()
+            )));
         }
         let mut items = Vec::with_capacity(photos.len());
         for photo in photos {
@@ -475,10 +497,7 @@ impl FaceService {
                 Err(e) => BatchItem {
                     faces: None,
                     created: None,
-                    error: Some(BatchError {
-                        code: e.code,
-                        message: e.message,
-                    }),
+                    error: Some(BatchError::from(e)),
                     photo_id: photo.photo_id,
                     key: photo.key,
                 },

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
-use facegate_blob::ObjectBlobStore;
+use facegate_blob::{ObjectBlobStore, ScopedBlobs};
 use facegate_cache::{MemoryRateLimiter, RedisCache, RedisClient, RedisOptions, RedisRateLimiter};
 use facegate_core::account::Role;
 use facegate_core::accounts::{AccountPorts, AccountService, AuthPolicy};
@@ -374,7 +374,10 @@ pub async fn build(settings: &Settings) -> anyhow::Result<App> {
             engine: a.faces.clone(),
             references: a.store.clone(),
             collections: a.collections.clone(),
-            blobs: a.blobs.clone(),
+            blobs: Arc::new(ScopedBlobs::new(
+                a.blobs.clone(),
+                &settings.storage.import_prefix,
+            )),
             clock: a.clock.clone(),
             metrics: metrics.clone(),
         },

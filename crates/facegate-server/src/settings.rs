@@ -55,6 +55,9 @@ pub struct PolicySettings {
     pub liveness_threshold: f32,
     /// Largest `limit` of a search or identification.
     pub max_results: usize,
+    /// Most photos one `POST /index/batch` may index; each counts against the index rate
+    /// limit.
+    pub max_batch_photos: usize,
     /// Transactions above this amount need a fresh selfie that matches the user's face.
     #[serde(deserialize_with = "amount_text")]
     pub step_up_amount: String,
@@ -75,6 +78,7 @@ impl Default for PolicySettings {
             min_enroll_quality: 0.2,
             liveness_threshold: 0.5,
             max_results: 1000,
+            max_batch_photos: 100,
             step_up_amount: "1000.00".to_owned(),
             verification_liveness: true,
             verification_liveness_threshold: 0.05,
@@ -94,6 +98,10 @@ pub struct StorageSettings {
     /// `s3://bucket/prefix` (S3, MinIO), `gs://bucket/prefix` or `file:///folder`, for
     /// uploads, photos and batch keys; unset: `blob_dir`.
     pub object_store_url: Option<String>,
+    /// `POST /index/batch` reads its keys under this prefix of the object store, so an
+    /// `index` key cannot pull uploads, scan photos or crops into a searchable session;
+    /// empty: the whole store.
+    pub import_prefix: String,
     /// The store's options, e.g. `aws_endpoint`, `aws_region`, `aws_access_key_id`,
     /// `aws_secret_access_key`, `aws_allow_http` (see docs/OPERATIONS.md).
     pub object_store_options: BTreeMap<String, String>,
@@ -105,6 +113,7 @@ impl Default for StorageSettings {
             data_dir: PathBuf::from("data"),
             blob_dir: PathBuf::from("data/blobs"),
             object_store_url: None,
+            import_prefix: "imports".to_owned(),
             object_store_options: BTreeMap::new(),
         }
     }
@@ -529,6 +538,10 @@ impl Settings {
             "policy.max_results must be at least 1"
         );
         anyhow::ensure!(
+            self.policy.max_batch_photos >= 1,
+            "policy.max_batch_photos must be at least 1"
+        );
+        anyhow::ensure!(
             self.http.body_limit_bytes >= self.vision.limits.max_bytes,
             "http.body_limit_bytes must be at least vision.limits.max_bytes"
         );
@@ -615,6 +628,7 @@ impl Settings {
             min_enroll_quality: p.min_enroll_quality,
             liveness_threshold: p.liveness_threshold,
             max_results: p.max_results,
+            max_batch_photos: p.max_batch_photos,
         }
     }
 

@@ -212,7 +212,8 @@ async fn batch_indexes_blobs_and_reports_each_failure() {
     };
     let dir = temp_dir();
     let settings = settings(&fx.models, dir.path());
-    let event = blob_dir(&settings).join("event1");
+    // Batch keys are read under the import prefix (`storage.import_prefix`).
+    let event = blob_dir(&settings).join("imports").join("event1");
     std::fs::create_dir_all(&event).unwrap();
     let person = "Alan_Greenspan";
     for (name, n) in [("a.jpg", 0), ("b.jpg", 1), ("c.jpg", 2)] {

@@ -1,15 +1,17 @@
 //! Findings of an attacker's test of the default service, one test each: end users cannot
 //! search other people's faces, usernames are one account per spelling and cannot take an
 //! administrator's name, instance details need an admin, odd request ids are replaced,
-//! passwords are counted in characters and the bearer scheme in any case.
+//! passwords are counted in characters and the bearer scheme in any case, batches are
+//! bounded, read their keys under the import prefix only and report client mistakes
+//! without internal paths.
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::accounts::{PASSWORD, PERSON, sign_up, token};
 use crate::helpers::{
-    Fixtures, TestApp, bare_client, embedded_settings, expect_error, expect_json, image_form,
-    settings, temp_dir,
+    Fixtures, TestApp, bare_client, blob_dir, embedded_settings, expect_error, expect_json,
+    image_form, settings, temp_dir,
 };
 
 /// `POST /auth/register` with a username and password.
@@ -253,4 +255,68 @@ async fn data_files_are_private() {
         }
     }
     assert!(checked >= 3, "only {checked} files and folders");
+}
+
+/// A batch reads under the import prefix only (not users' scan photos or uploads), holds
+/// at most `policy.max_batch_photos` photos, and a key the store cannot hold is the
+/// caller's mistake, told without the store's paths.
+#[tokio::test]
+async fn batches_are_bounded_and_confined_to_the_import_prefix() {
+    let Some(fx) = Fixtures::get() else { return };
+    let dir = temp_dir();
+    let mut s = settings(&fx.models, dir.path());
+    s.policy.max_batch_photos = 3;
+    let blobs = blob_dir(&s);
+    for folder in ["imports/event", "scans"] {
+        std::fs::create_dir_all(blobs.join(folder)).unwrap();
+    }
+    std::fs::write(blobs.join("imports/event/a.jpg"), fx.lfw.photo(PERSON, 0)).unwrap();
+    std::fs::write(blobs.join("scans/private.jpg"), fx.lfw.photo(PERSON, 1)).unwrap();
+    let app = TestApp::spawn(&s).await;
+
+    let long = "k".repeat(300);
+    let request = json!({
+        "session_id": "event",
+        "photos": [
+            {"photo_id": "a", "key": "event/a.jpg"},
+            {"photo_id": "private", "key": "scans/private.jpg"},
+            {"photo_id": "long", "key": long},
+        ],
+    });
+    let body = expect_json(
+        app.post_json("/api/v1/index/batch", &request).await,
+        StatusCode::OK,
+    )
+    .await;
+    let outcomes: Vec<(&str, &str)> = body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| {
+            let outcome = item["error"]["code"].as_str().unwrap_or("indexed");
+            (item["photo_id"].as_str().unwrap(), outcome)
+        })
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("a", "indexed"),
+            ("private", "not_found"),
+            ("long", "validation_failed")
+        ],
+        "{body}"
+    );
+    let text = body.to_string();
+    let root = blobs.to_str().unwrap();
+    assert!(!text.contains(root), "{text}");
+
+    let too_many = json!({
+        "session_id": "event",
+        "photos": (0..4)
+            .map(|i| json!({"photo_id": format!("p{i}"), "key": "event/a.jpg"}))
+            .collect::<Vec<_>>(),
+    });
+    let response = app.post_json("/api/v1/index/batch", &too_many).await;
+    expect_error(response, StatusCode::BAD_REQUEST, "validation_failed").await;
+    app.stop().await;
 }
