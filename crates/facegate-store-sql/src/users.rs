@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use facegate_core::account::{JobRequest, RefreshToken, RefreshUse, Role, User, UserFace};
 use facegate_core::model::Timestamp;
-use facegate_core::ports::UserStore;
+use facegate_core::ports::{Clock, SystemClock, UserStore};
 use facegate_core::{FaceDetection, Result};
 use sqlx::types::Json;
 
@@ -174,13 +174,15 @@ async fn face<V>(store: &SqlStore<V>, user_id: &str) -> Result<Option<UserFace>,
 }
 
 /// Deletes the user's unfinished jobs and their scans first, keeping the keys of the
-/// uploads and scan photos they hold, then their hooks and the user (the rest cascades).
+/// uploads and scan photos they hold, then their hooks, revokes the API keys they made
+/// (and those keys made), and deletes the user (the rest cascades).
 /// The user is locked first where the dialect locks rows ([`crate::Dialect::lock_user`]),
 /// so a job enqueued meanwhile (its foreign key check waits for the lock) cannot slip
 /// past; in SQLite the first write locks the database. When the user does not exist the
 /// transaction rolls back (there were no jobs anyway).
 async fn delete<V>(store: &SqlStore<V>, user_id: &str) -> Result<Option<Vec<String>>, StoreError> {
     let lock_user = store.pool.dialect().lock_user;
+    let revoked_at = SystemClock.now();
     let deleted: Option<(Vec<Json<JobRequest>>, Vec<String>)> = on_db!(&store.pool, |pool| {
         let mut tx = pool.begin().await?;
         if let Some(lock_user) = lock_user {
@@ -204,6 +206,18 @@ async fn delete<V>(store: &SqlStore<V>, user_id: &str) -> Result<Option<Vec<Stri
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
+        // The API keys they made, and those their keys made: a key acts for its maker.
+        sqlx::query(
+            "WITH RECURSIVE made(id) AS ( \
+               SELECT id FROM api_keys WHERE created_by = 'user:' || $1 \
+               UNION SELECT k.id FROM api_keys AS k JOIN made ON k.created_by = 'key:' || made.id) \
+             UPDATE api_keys SET revoked_at = $2 \
+             WHERE revoked_at IS NULL AND id IN (SELECT id FROM made)",
+        )
+        .bind(user_id)
+        .bind(revoked_at)
+        .execute(&mut *tx)
+        .await?;
         let deleted = sqlx::query("DELETE FROM users WHERE id = $1")
             .bind(user_id)
             .execute(&mut *tx)

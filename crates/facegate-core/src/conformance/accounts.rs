@@ -1,7 +1,7 @@
 //! API keys, transactions and the audit log.
 
 use super::fixtures::{add_user, api_key, audit, transaction};
-use crate::account::Scope;
+use crate::account::{ApiKey, Scope};
 use crate::ports::{ApiKeyStore, AuditLog, TransactionStore, UserStore};
 
 pub async fn api_keys_are_stored_looked_up_and_revoked<S: ApiKeyStore + ?Sized>(store: &S) {
@@ -133,4 +133,29 @@ pub async fn recent_audit_entries_come_newest_first<S: AuditLog + ?Sized>(store:
     assert_eq!(ids, ["r5", "r4"]);
     assert!(store.recent(0).await.unwrap().is_empty());
     assert_eq!(store.recent(usize::MAX).await.unwrap().len(), 5);
+}
+
+/// Keys belong to the account that made them: deleting a user revokes the API keys they
+/// created, and the keys those keys created, and leaves everyone else's alone.
+pub async fn deleting_a_user_revokes_the_keys_they_created<S: ApiKeyStore + UserStore + ?Sized>(
+    store: &S,
+) {
+    add_user(store, "u1", 0).await;
+    let made_by = |id: &str, creator: &str| ApiKey {
+        created_by: creator.to_owned(),
+        ..api_key(id, &Scope::ALL, 1_000)
+    };
+    for (key, digest) in [
+        (made_by("k1", "user:u1"), "d1"),
+        (made_by("k2", "key:k1"), "d2"),
+        (made_by("k3", "key:k2"), "d3"),
+        (made_by("other", "user:u2"), "d4"),
+    ] {
+        store.insert_api_key(&key, digest).await.unwrap();
+    }
+    assert!(store.delete_user("u1").await.unwrap().is_some());
+    for (digest, revoked) in [("d1", true), ("d2", true), ("d3", true), ("d4", false)] {
+        let key = store.api_key_by_digest(digest).await.unwrap().unwrap();
+        assert_eq!(key.revoked_at.is_some(), revoked, "{key:?}");
+    }
 }

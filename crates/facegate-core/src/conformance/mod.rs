@@ -26,6 +26,7 @@ macro_rules! conformance_checks {
             accounts: api_keys_are_stored_looked_up_and_revoked,
             transactions_are_listed_per_user_in_a_half_open_range,
             recent_audit_entries_come_newest_first,
+            deleting_a_user_revokes_the_keys_they_created,
         );
         $run!(
             collections: search_is_per_session_one_match_per_photo,

@@ -3,7 +3,7 @@
 //! administrator's name, instance details need an admin, odd request ids are replaced,
 //! passwords are counted in characters and the bearer scheme in any case, batches are
 //! bounded, read their keys under the import prefix only and report client mistakes
-//! without internal paths.
+//! without internal paths, and API keys die with the account that made them.
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -318,5 +318,49 @@ async fn batches_are_bounded_and_confined_to_the_import_prefix() {
     });
     let response = app.post_json("/api/v1/index/batch", &too_many).await;
     expect_error(response, StatusCode::BAD_REQUEST, "validation_failed").await;
+    app.stop().await;
+}
+
+/// An API key acts for the account that made it: deleting that account revokes the key.
+#[tokio::test]
+async fn keys_die_with_the_admin_who_made_them() {
+    let Some(fx) = Fixtures::get() else { return };
+    let dir = temp_dir();
+    let mut s = settings(&fx.models, dir.path());
+    s.auth.admin_username = "keeper".into();
+    s.auth.admin_password = Some(PASSWORD.into());
+    let app = TestApp::spawn(&s).await;
+    let tokens = token(&app, &json!({"username": "keeper", "password": PASSWORD})).await;
+    let keeper_id = check(&app, &tokens).await["user_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let created = bare_client()
+        .post(app.url("/api/v1/admin/api-keys"))
+        .bearer_auth(tokens["access_token"].as_str().unwrap())
+        .json(&json!({"name": "ops", "scopes": ["admin"]}))
+        .send()
+        .await
+        .unwrap();
+    let secret = expect_json(created, StatusCode::CREATED).await["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let with_key = || {
+        bare_client()
+            .get(app.url("/api/v1/admin/users"))
+            .header("x-api-key", &secret)
+    };
+    expect_json(with_key().send().await.unwrap(), StatusCode::OK).await;
+
+    let deleted = app
+        .client
+        .delete(app.url(&format!("/api/v1/admin/users/{keeper_id}")))
+        .send()
+        .await
+        .unwrap();
+    assert!(deleted.status().is_success(), "{}", deleted.status());
+    let refused = with_key().send().await.unwrap();
+    expect_error(refused, StatusCode::UNAUTHORIZED, "invalid_api_key").await;
     app.stop().await;
 }
