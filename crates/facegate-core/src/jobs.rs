@@ -26,6 +26,22 @@ pub struct JobPolicy {
 }
 
 /// Errors of the job's input: retrying cannot change the outcome.
+/// Refuses a new job of `user_id` when `max` of theirs are pending already, so that one
+/// account cannot fill the queue every account shares.
+pub(crate) async fn ensure_room(jobs: &dyn JobQueue, user_id: &str, max: usize) -> Result<()> {
+    let pending = jobs.pending_jobs(user_id).await?;
+    if pending >= max {
+        return Err(Failure::new(
+            ErrorCode::RateLimited,
+            format!(
+                "{pending} verifications or scans of this account are still pending (at most \
+                 {max}); wait for them to finish"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 pub(crate) fn is_permanent(code: ErrorCode) -> bool {
     !matches!(
         code,

@@ -82,14 +82,16 @@ debug_ports!(ScanPorts);
 #[derive(Debug, Clone)]
 pub struct ScanService {
     ports: ScanPorts,
+    max_pending: usize,
 }
 
 /// Largest leaderboard asked for.
 pub const MAX_LEADERBOARD: usize = 1000;
 
 impl ScanService {
-    pub fn new(ports: ScanPorts) -> Self {
-        Self { ports }
+    /// `max_pending`: a user's verifications and scans pending at once, at most.
+    pub fn new(ports: ScanPorts, max_pending: usize) -> Self {
+        Self { ports, max_pending }
     }
 
     /// Stores the photo and queues its scan.
@@ -97,6 +99,7 @@ impl ScanService {
         if photo.is_empty() {
             return Err(Failure::new(ErrorCode::InvalidImage, "the upload is empty"));
         }
+        crate::jobs::ensure_room(&*self.ports.jobs, user_id, self.max_pending).await?;
         let id = uuid::Uuid::new_v4().to_string();
         let photo_key = format!("scans/{id}");
         self.ports.blobs.put(&photo_key, photo).await?;

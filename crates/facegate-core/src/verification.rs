@@ -22,6 +22,8 @@ pub struct VerificationPolicy {
     pub min_quality: f32,
     /// Faces below this liveness score are rejected; `None` skips the liveness check.
     pub liveness_threshold: Option<f32>,
+    /// A user's verifications and scans pending at once, at most.
+    pub max_pending: usize,
 }
 
 /// The adapters verification works through.
@@ -61,6 +63,7 @@ impl VerificationService {
         if image.is_empty() {
             return Err(Failure::new(ErrorCode::InvalidImage, "the upload is empty"));
         }
+        crate::jobs::ensure_room(&*self.ports.jobs, user_id, self.policy.max_pending).await?;
         let id = uuid::Uuid::new_v4().to_string();
         let upload_key = format!("uploads/verification/{id}");
         self.ports.blobs.put(&upload_key, image).await?;

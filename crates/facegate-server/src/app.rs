@@ -271,15 +271,19 @@ fn job_services(
                 .policy
                 .verification_liveness
                 .then_some(settings.policy.verification_liveness_threshold),
+            max_pending: settings.worker.max_pending_per_user,
         },
     );
-    let scans = ScanService::new(ScanPorts {
-        engine: a.faces.clone(),
-        scans: a.store.clone(),
-        jobs: a.store.clone(),
-        blobs: uploads.clone(),
-        clock: a.clock.clone(),
-    });
+    let scans = ScanService::new(
+        ScanPorts {
+            engine: a.faces.clone(),
+            scans: a.store.clone(),
+            jobs: a.store.clone(),
+            blobs: uploads.clone(),
+            clock: a.clock.clone(),
+        },
+        settings.worker.max_pending_per_user,
+    );
     let worker = &settings.worker;
     let jobs = JobService::new(
         JobPorts {

@@ -344,6 +344,9 @@ pub struct WorkerSettings {
     /// The folder verification requests' `image_path` values are relative to (a volume
     /// shared with the uploader); unset: requests by path are refused.
     pub shared_volume: Option<PathBuf>,
+    /// A user's verifications and scans queued or running at once, at most; more answer
+    /// `429 rate_limited`, so one account cannot hold up everyone's jobs.
+    pub max_pending_per_user: usize,
 }
 
 impl Default for WorkerSettings {
@@ -354,6 +357,7 @@ impl Default for WorkerSettings {
             lease_ms: 120_000,
             in_process: true,
             shared_volume: None,
+            max_pending_per_user: 5,
         }
     }
 }
@@ -536,6 +540,10 @@ impl Settings {
         anyhow::ensure!(
             self.policy.max_results >= 1,
             "policy.max_results must be at least 1"
+        );
+        anyhow::ensure!(
+            self.worker.max_pending_per_user >= 1,
+            "worker.max_pending_per_user must be at least 1"
         );
         anyhow::ensure!(
             self.policy.max_batch_photos >= 1,

@@ -185,6 +185,16 @@ async fn get<V>(store: &SqlStore<V>, id: &str) -> Result<Option<Job>, StoreError
     row.map(Job::try_from).transpose()
 }
 
+async fn pending<V>(store: &SqlStore<V>, user_id: &str) -> Result<usize, StoreError> {
+    let pending: i64 = on_db!(&store.pool, |pool| sqlx::query_scalar(
+        "SELECT COUNT(*) FROM jobs WHERE user_id = $1 AND state <> 'done'"
+    )
+    .bind(user_id)
+    .fetch_one(pool)
+    .await?);
+    Ok(usize::try_from(pending).unwrap_or(0))
+}
+
 #[async_trait]
 impl<V: Vectors> JobQueue for SqlStore<V> {
     async fn enqueue(&self, job: &Job) -> Result<()> {
@@ -221,5 +231,9 @@ impl<V: Vectors> JobQueue for SqlStore<V> {
 
     async fn job(&self, id: &str) -> Result<Option<Job>> {
         Ok(get(self, id).await?)
+    }
+
+    async fn pending_jobs(&self, user_id: &str) -> Result<usize> {
+        Ok(pending(self, user_id).await?)
     }
 }

@@ -225,3 +225,20 @@ pub async fn concurrent_claimers_never_share_a_job<S: JobQueue + UserStore + ?Si
     let won = join_all(claims).await.into_iter().flatten().count();
     assert_eq!(won, 1, "job solo was claimed {won} times");
 }
+
+/// A user's pending jobs are their queued and running ones, not the done ones nor other
+/// users'.
+pub async fn pending_jobs_are_counted_per_user<S: JobQueue + UserStore + ?Sized>(store: &S) {
+    add_user(store, "u1", 0).await;
+    add_user(store, "u2", 0).await;
+    for (id, user_id) in [("a", "u1"), ("b", "u1"), ("c", "u1"), ("d", "u2")] {
+        store.enqueue(&job(id, user_id, 100)).await.unwrap();
+    }
+    assert_eq!(store.pending_jobs("u1").await.unwrap(), 3);
+    let claimed = store.claim_job("a", 200, 10_000).await.unwrap();
+    assert!(claimed.is_some());
+    store.finish("b", &verified(), 300).await.unwrap();
+    assert_eq!(store.pending_jobs("u1").await.unwrap(), 2);
+    assert_eq!(store.pending_jobs("u2").await.unwrap(), 1);
+    assert_eq!(store.pending_jobs("nobody").await.unwrap(), 0);
+}

@@ -44,6 +44,7 @@ macro_rules! conformance_checks {
             a_job_is_claimed_by_id_only_when_due,
             a_retried_job_waits_until_it_is_due,
             a_finished_job_keeps_its_result_and_is_never_claimed_again,
+            pending_jobs_are_counted_per_user,
         );
         $run_concurrent!(jobs: concurrent_claimers_never_share_a_job);
         $run!(

@@ -74,6 +74,8 @@ pub trait JobQueue: Send + Sync {
         now: Timestamp,
     ) -> Result<()>;
     async fn job(&self, id: &str) -> Result<Option<Job>>;
+    /// The user's jobs that are not done yet (queued or running).
+    async fn pending_jobs(&self, user_id: &str) -> Result<usize>;
 }
 
 /// Told of every finished job before the queue marks it done, so that a crash in

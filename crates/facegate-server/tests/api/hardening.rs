@@ -3,7 +3,8 @@
 //! administrator's name, instance details need an admin, odd request ids are replaced,
 //! passwords are counted in characters and the bearer scheme in any case, batches are
 //! bounded, read their keys under the import prefix only and report client mistakes
-//! without internal paths, and API keys die with the account that made them.
+//! without internal paths, API keys die with the account that made them, and one account
+//! has a bounded number of pending jobs.
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -362,5 +363,33 @@ async fn keys_die_with_the_admin_who_made_them() {
     assert!(deleted.status().is_success(), "{}", deleted.status());
     let refused = with_key().send().await.unwrap();
     expect_error(refused, StatusCode::UNAUTHORIZED, "invalid_api_key").await;
+    app.stop().await;
+}
+
+/// One account cannot fill the queue every account shares: past
+/// `worker.max_pending_per_user` pending verifications and scans, the next is refused.
+#[tokio::test]
+async fn a_user_has_a_bounded_number_of_pending_jobs() {
+    let Some(fx) = Fixtures::get() else { return };
+    let dir = temp_dir();
+    let mut s = settings(&fx.models, dir.path());
+    // No worker runs the jobs: they stay pending.
+    s.worker.in_process = false;
+    s.worker.max_pending_per_user = 2;
+    let app = TestApp::spawn(&s).await;
+    let alice = sign_up(&app, "alice").await;
+    let selfie = || image_form("file", fx.lfw.photo(PERSON, 0));
+    let verify = alice.post("/api/v1/auth/verify").multipart(selfie());
+    expect_json(verify.send().await.unwrap(), StatusCode::ACCEPTED).await;
+    let scan = alice.post("/api/v1/scans").multipart(selfie());
+    expect_json(scan.send().await.unwrap(), StatusCode::ACCEPTED).await;
+    for path in ["/api/v1/auth/verify", "/api/v1/scans"] {
+        let response = alice.post(path).multipart(selfie()).send().await.unwrap();
+        expect_error(response, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    }
+    // Another account is not held up.
+    let bob = sign_up(&app, "bob").await;
+    let verify = bob.post("/api/v1/auth/verify").multipart(selfie());
+    expect_json(verify.send().await.unwrap(), StatusCode::ACCEPTED).await;
     app.stop().await;
 }
