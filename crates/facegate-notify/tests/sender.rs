@@ -141,7 +141,10 @@ async fn names_resolving_to_internal_addresses_are_refused_unless_allowed() {
         .send(&url, SECRET, &delivery())
         .await
         .unwrap_err();
-    assert!(err.message.contains("no public address"), "{err}");
+    assert!(
+        err.message.contains("does not resolve to a public address"),
+        "{err}"
+    );
     assert!(seen.lock().unwrap().is_empty());
     assert_eq!(
         sender(true).send(&url, SECRET, &delivery()).await.unwrap(),
