@@ -25,7 +25,6 @@ pub struct JobPolicy {
     pub lease_ms: i64,
 }
 
-/// Errors of the job's input: retrying cannot change the outcome.
 /// Refuses a new job of `user_id` when `max` of theirs are pending already, so that one
 /// account cannot fill the queue every account shares.
 pub(crate) async fn ensure_room(jobs: &dyn JobQueue, user_id: &str, max: usize) -> Result<()> {
@@ -42,6 +41,7 @@ pub(crate) async fn ensure_room(jobs: &dyn JobQueue, user_id: &str, max: usize) 
     Ok(())
 }
 
+/// Errors of the job's input: retrying cannot change the outcome.
 pub(crate) fn is_permanent(code: ErrorCode) -> bool {
     !matches!(
         code,

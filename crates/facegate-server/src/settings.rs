@@ -55,8 +55,7 @@ pub struct PolicySettings {
     pub liveness_threshold: f32,
     /// Largest `limit` of a search or identification.
     pub max_results: usize,
-    /// Most photos one `POST /index/batch` may index; each counts against the index rate
-    /// limit.
+    /// Most photos one `POST /index/batch` may index.
     pub max_batch_photos: usize,
     /// Transactions above this amount need a fresh selfie that matches the user's face.
     #[serde(deserialize_with = "amount_text")]
