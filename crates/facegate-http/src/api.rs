@@ -20,16 +20,23 @@ struct Gates<'a> {
     config: &'a HttpConfig,
 }
 
+/// `route` behind `gate`: the caller's rights, then the rate limit (which reads forwarded
+/// addresses when `trust_forwarded_for`).
+fn gated(state: &AppState, route: Route, gate: Gate, trust_forwarded_for: bool) -> Route {
+    route.route_layer(axum::middleware::from_fn_with_state(
+        (state.clone(), gate, trust_forwarded_for),
+        access::enforce,
+    ))
+}
+
 impl Gates<'_> {
     fn gated(&self, route: Route, need: Need, limit: Option<Limit>) -> Route {
-        route.route_layer(axum::middleware::from_fn_with_state(
-            (
-                self.state.clone(),
-                Gate { need, limit },
-                self.config.trust_forwarded_for,
-            ),
-            access::enforce,
-        ))
+        gated(
+            self.state,
+            route,
+            Gate { need, limit },
+            self.config.trust_forwarded_for,
+        )
     }
 
     fn limit(name: &'static str, by: LimitBy, per_minute: u32) -> Limit {
@@ -188,23 +195,15 @@ fn administration(g: &Gates) -> Router<AppState> {
 /// backends and decision thresholds): the caller resolved as on the API, then the admin
 /// gate.
 pub(crate) fn admin_only(state: &AppState, route: Route) -> Route {
-    route
-        .route_layer(axum::middleware::from_fn_with_state(
-            (
-                state.clone(),
-                Gate {
-                    need: Need::Scope(Scope::Admin),
-                    limit: None,
-                },
-                // Only rate limits read forwarded addresses; this gate has none.
-                false,
-            ),
-            access::enforce,
-        ))
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            access::authenticate,
-        ))
+    let admin = Gate {
+        need: Need::Scope(Scope::Admin),
+        limit: None,
+    };
+    // Only rate limits read forwarded addresses; this gate has none.
+    gated(state, route, admin, false).route_layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        access::authenticate,
+    ))
 }
 
 /// Every `/api/v1` route: credentials resolved (and changes audited) once, request

@@ -4,14 +4,11 @@
 use async_trait::async_trait;
 use facegate_core::Embedding;
 use facegate_core::model::{PhotoMatch, SubjectMatch};
-use facegate_store_sql::{FaceBox, StoreError, Vectors};
+use facegate_store_sql::{FaceBox, StoreError, Vectors, stored_dim};
 use pgvector::Vector;
 use sqlx::PgPool;
 
 use crate::nearest::{Ranked, best_per_group};
-
-/// pgvector's largest `vector`: a longer probe matches nothing stored.
-const MAX_DIM: usize = 16_000;
 
 /// Searches embeddings where they are stored; every write is the database's alone.
 #[derive(Debug, Clone)]
@@ -36,12 +33,7 @@ impl Pgvector {
 /// see at planning time that the query implies the index's `WHERE dim = 512`, and the
 /// expression must be the index's `embedding::vector(512)`.
 fn distance_and_filter(probe: &Embedding) -> Result<(String, String), StoreError> {
-    let dim = probe.dim();
-    if dim > MAX_DIM {
-        return Err(StoreError::OutOfRange(format!(
-            "an embedding of {dim} dimensions is longer than pgvector's {MAX_DIM}"
-        )));
-    }
+    let dim = stored_dim(probe)?;
     Ok((
         format!("(embedding::vector({dim}) <=> $1)"),
         format!("model = $2 AND dim = {dim}"),
@@ -150,6 +142,7 @@ impl Vectors for Pgvector {
 #[cfg(test)]
 mod tests {
     use facegate_core::ModelId;
+    use facegate_store_sql::MAX_DIM;
 
     use super::*;
 

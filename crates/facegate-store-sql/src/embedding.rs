@@ -16,7 +16,18 @@ use sqlx::{Decode, Postgres, Sqlite, Type};
 use crate::error::{StoreError, to_i32};
 
 /// pgvector's largest `vector`; the longest embedding either store keeps.
-const MAX_DIM: usize = 16_000;
+pub const MAX_DIM: usize = 16_000;
+
+/// The embedding's dimension as its column holds it, or why no store keeps it.
+pub fn stored_dim(embedding: &Embedding) -> Result<i32, StoreError> {
+    let dim = embedding.dim();
+    if dim > MAX_DIM {
+        return Err(StoreError::OutOfRange(format!(
+            "an embedding of {dim} dimensions is longer than pgvector's {MAX_DIM}"
+        )));
+    }
+    to_i32(dim, "embedding dimension")
+}
 
 /// An embedding as a statement writes it.
 #[derive(Debug)]
@@ -31,12 +42,7 @@ pub(crate) struct StoredEmbedding {
 impl StoredEmbedding {
     /// Sealed with the sealer's current key, or plain when encryption is off.
     pub(crate) fn seal(sealer: &dyn Sealer, embedding: &Embedding) -> Result<Self, StoreError> {
-        let dim = embedding.dim();
-        if dim > MAX_DIM {
-            return Err(StoreError::OutOfRange(format!(
-                "an embedding of {dim} dimensions is longer than pgvector's {MAX_DIM}"
-            )));
-        }
+        let dim = stored_dim(embedding)?;
         let sealed = match sealer.key_id() {
             Some(key_id) => {
                 let plain = encode_vector(embedding.vector());
@@ -48,7 +54,7 @@ impl StoredEmbedding {
         Ok(Self {
             model: embedding.model().0.clone(),
             vector: embedding.vector().to_vec(),
-            dim: to_i32(dim, "embedding dimension")?,
+            dim,
             sealed,
         })
     }

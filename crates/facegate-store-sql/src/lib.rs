@@ -38,6 +38,7 @@ mod webhooks;
 
 pub use collections::{FaceBox, each_face};
 pub use db::{Db, Dialect, POSTGRES, SQLITE, SqlConn, SqlPool};
+pub use embedding::{MAX_DIM, stored_dim};
 pub use error::StoreError;
 pub use gauges::{JOBS_TOPIC, PoolStats};
 pub use references::each_reference;
