@@ -4,6 +4,9 @@
 //!   [`Sealer`] when encryption at rest is on) and `key_id` (the sealing key, or `NULL`);
 //! - PostgreSQL: `model`, `embedding` (a pgvector `vector`) and `dim` (its dimension, which
 //!   the partial HNSW indexes filter on). Its store is opened without encryption.
+//!
+//! [`seal_with_key`] and [`open_with_key`] seal bytes beside their key's id, for the
+//! embeddings' blobs and the webhook secrets.
 
 use facegate_core::ports::Sealer;
 use facegate_core::{Embedding, ModelId};
@@ -29,33 +32,61 @@ pub fn stored_dim(embedding: &Embedding) -> Result<i32, StoreError> {
     to_i32(dim, "embedding dimension")
 }
 
+/// `plain` as a row holds it: sealed with the sealer's current key, beside that key's id;
+/// unchanged and without an id when encryption is off.
+pub(crate) fn seal_with_key(
+    sealer: &dyn Sealer,
+    plain: Vec<u8>,
+) -> Result<(Vec<u8>, Option<String>), StoreError> {
+    match sealer.key_id() {
+        Some(key_id) => Ok((
+            sealer.seal(&plain).map_err(StoreError::Seal)?,
+            Some(key_id.to_owned()),
+        )),
+        None => Ok((plain, None)),
+    }
+}
+
+/// The plain bytes of `blob`, stored sealed with `key_id` (plain when `None`).
+pub(crate) fn open_with_key(
+    sealer: &dyn Sealer,
+    blob: Vec<u8>,
+    key_id: Option<String>,
+) -> Result<Vec<u8>, StoreError> {
+    let Some(key_id) = key_id else {
+        return Ok(blob);
+    };
+    let plain = sealer.open(&blob).map_err(StoreError::Seal)?;
+    // A sealer passes through what it does not recognise as its envelope; sealed bytes
+    // coming back unchanged were not opened (encryption off, or another key).
+    if plain == blob {
+        return Err(StoreError::Unsealed { key_id });
+    }
+    Ok(plain)
+}
+
 /// An embedding as a statement writes it.
 #[derive(Debug)]
 pub(crate) struct StoredEmbedding {
     model: String,
     vector: Vec<f32>,
     dim: i32,
-    /// The sealed bytes and the key's id, when the sealer has a key.
-    sealed: Option<(Vec<u8>, String)>,
+    /// SQLite's column: little-endian f32, sealed when `key_id` is set.
+    blob: Vec<u8>,
+    key_id: Option<String>,
 }
 
 impl StoredEmbedding {
     /// Sealed with the sealer's current key, or plain when encryption is off.
     pub(crate) fn seal(sealer: &dyn Sealer, embedding: &Embedding) -> Result<Self, StoreError> {
         let dim = stored_dim(embedding)?;
-        let sealed = match sealer.key_id() {
-            Some(key_id) => {
-                let plain = encode_vector(embedding.vector());
-                let blob = sealer.seal(&plain).map_err(StoreError::Seal)?;
-                Some((blob, key_id.to_owned()))
-            }
-            None => None,
-        };
+        let (blob, key_id) = seal_with_key(sealer, encode_vector(embedding.vector()))?;
         Ok(Self {
             model: embedding.model().0.clone(),
             vector: embedding.vector().to_vec(),
             dim,
-            sealed,
+            blob,
+            key_id,
         })
     }
 }
@@ -67,11 +98,9 @@ pub(crate) trait BindEmbedding {
 
 impl<'q> BindEmbedding for Query<'q, Sqlite, SqliteArguments<'q>> {
     fn bind_embedding(self, embedding: StoredEmbedding) -> Self {
-        let (blob, key_id) = match embedding.sealed {
-            Some((blob, key_id)) => (blob, Some(key_id)),
-            None => (encode_vector(&embedding.vector), None),
-        };
-        self.bind(embedding.model).bind(blob).bind(key_id)
+        self.bind(embedding.model)
+            .bind(embedding.blob)
+            .bind(embedding.key_id)
     }
 }
 
@@ -131,16 +160,8 @@ impl EmbeddingRow {
     pub(crate) fn open(self, sealer: &dyn Sealer) -> Result<Embedding, StoreError> {
         let vector = match (self.embedding, self.key_id) {
             (EmbeddingColumn::Vector(vector), _) => vector,
-            (EmbeddingColumn::Blob(blob), None) => decode_vector(&blob)?,
-            (EmbeddingColumn::Blob(blob), Some(key_id)) => {
-                let plain = sealer.open(&blob).map_err(StoreError::Seal)?;
-                // A sealer passes through what it does not recognise as its envelope; a
-                // sealed blob coming back unchanged was not opened (encryption off, or
-                // another key).
-                if plain == blob {
-                    return Err(StoreError::Unsealed { key_id });
-                }
-                decode_vector(&plain)?
+            (EmbeddingColumn::Blob(blob), key_id) => {
+                decode_vector(&open_with_key(sealer, blob, key_id)?)?
             }
         };
         // The stored vector is already unit-length; it goes through `Embedding::from_raw`
@@ -196,28 +217,24 @@ mod tests {
 
     /// The row SQLite would give back for what `stored` binds.
     fn sqlite_row(stored: StoredEmbedding) -> EmbeddingRow {
-        let (blob, key_id) = match stored.sealed {
-            Some((blob, key_id)) => (blob, Some(key_id)),
-            None => (encode_vector(&stored.vector), None),
-        };
         EmbeddingRow {
             model: stored.model,
-            embedding: EmbeddingColumn::Blob(blob),
-            key_id,
+            embedding: EmbeddingColumn::Blob(stored.blob),
+            key_id: stored.key_id,
         }
     }
 
     #[test]
     fn seals_only_when_encryption_is_on() {
         let plain = StoredEmbedding::seal(&NoEncryption, &unit()).unwrap();
-        assert!(plain.sealed.is_none());
+        assert_eq!(plain.key_id, None);
+        assert_eq!(plain.blob, encode_vector(unit().vector()));
         assert_eq!(plain.dim, 2);
 
         let sealed = StoredEmbedding::seal(&Prefixing, &unit()).unwrap();
         assert_eq!(sealed.model, "m@1");
-        let (blob, key_id) = sealed.sealed.as_ref().unwrap();
-        assert_eq!(key_id, "k1");
-        assert!(blob.starts_with(b"sealed:"));
+        assert_eq!(sealed.key_id.as_deref(), Some("k1"));
+        assert!(sealed.blob.starts_with(b"sealed:"));
         let opened = sqlite_row(sealed).open(&Prefixing).unwrap();
         assert_eq!(opened.vector(), unit().vector());
 

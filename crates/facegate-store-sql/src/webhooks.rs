@@ -13,6 +13,7 @@ use facegate_core::webhooks::{ClaimedDelivery, Delivery, DeliveryState, Webhook,
 use sqlx::types::Json;
 
 use crate::db::on_db;
+use crate::embedding::{open_with_key, seal_with_key};
 use crate::error::{StoreError, from_i32, to_i32};
 use crate::store::{SqlStore, Vectors};
 
@@ -85,42 +86,18 @@ impl TryFrom<DeliveryRow> for Delivery {
     }
 }
 
-/// The secret as its row holds it: sealed with the sealer's current key, or plain UTF-8
-/// when encryption is off.
-fn seal_secret<V>(
-    store: &SqlStore<V>,
-    secret: &str,
-) -> Result<(Vec<u8>, Option<String>), StoreError> {
-    let key_id = store.sealer.key_id().map(str::to_owned);
-    let blob = match key_id {
-        Some(_) => store.seal(secret.as_bytes())?,
-        None => secret.as_bytes().to_vec(),
-    };
-    Ok((blob, key_id))
-}
-
+/// The secret stored with `key_id`, as UTF-8.
 fn open_secret(
     sealer: &dyn Sealer,
     blob: Vec<u8>,
     key_id: Option<String>,
 ) -> Result<String, StoreError> {
-    let plain = match key_id {
-        None => blob,
-        Some(key_id) => {
-            let plain = sealer.open(&blob).map_err(StoreError::Seal)?;
-            // A sealer passes through what is not its envelope: unchanged means unopened.
-            if plain == blob {
-                return Err(StoreError::Unsealed { key_id });
-            }
-            plain
-        }
-    };
-    String::from_utf8(plain)
+    String::from_utf8(open_with_key(sealer, blob, key_id)?)
         .map_err(|_| StoreError::Corrupt("a webhook secret is not UTF-8".to_owned()))
 }
 
 async fn insert<V>(store: &SqlStore<V>, hook: &Webhook, secret: &str) -> Result<(), StoreError> {
-    let (secret, key_id) = seal_secret(store, secret)?;
+    let (secret, key_id) = seal_with_key(&*store.sealer, secret.as_bytes().to_vec())?;
     on_db!(&store.pool, |pool| sqlx::query(
         "INSERT INTO webhooks (id, owner, url, events, secret, key_id, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
