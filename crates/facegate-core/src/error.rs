@@ -31,6 +31,10 @@ pub enum ErrorCode {
     UnsupportedFormat,
     /// The upload exceeds the byte or dimension limits.
     ImageTooLarge,
+    /// A request body without images (JSON) exceeds its limit.
+    BodyTooLarge,
+    /// The request body did not arrive within its deadline.
+    RequestTimeout,
     /// The image is smaller than the minimum side length.
     ImageTooSmall,
     /// No face was found where one is required.
@@ -77,11 +81,13 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for documentation and exhaustive tests.
-    pub const ALL: [ErrorCode; 25] = [
+    pub const ALL: [ErrorCode; 27] = [
         ErrorCode::ValidationFailed,
         ErrorCode::InvalidImage,
         ErrorCode::UnsupportedFormat,
         ErrorCode::ImageTooLarge,
+        ErrorCode::BodyTooLarge,
+        ErrorCode::RequestTimeout,
         ErrorCode::ImageTooSmall,
         ErrorCode::FaceNotFound,
         ErrorCode::MultipleFaces,
@@ -112,6 +118,8 @@ impl ErrorCode {
             ErrorCode::InvalidImage => "invalid_image",
             ErrorCode::UnsupportedFormat => "unsupported_format",
             ErrorCode::ImageTooLarge => "image_too_large",
+            ErrorCode::BodyTooLarge => "body_too_large",
+            ErrorCode::RequestTimeout => "request_timeout",
             ErrorCode::ImageTooSmall => "image_too_small",
             ErrorCode::FaceNotFound => "face_not_found",
             ErrorCode::MultipleFaces => "multiple_faces",
@@ -143,6 +151,8 @@ impl ErrorCode {
             | ErrorCode::InvalidImage
             | ErrorCode::UnsupportedFormat
             | ErrorCode::ImageTooLarge
+            | ErrorCode::BodyTooLarge
+            | ErrorCode::RequestTimeout
             | ErrorCode::ImageTooSmall
             | ErrorCode::FaceNotFound
             | ErrorCode::MultipleFaces
@@ -178,7 +188,8 @@ impl ErrorCode {
             | ErrorCode::EmbeddingModelMismatch
             | ErrorCode::SpoofSuspected => 422,
             ErrorCode::UnsupportedFormat => 415,
-            ErrorCode::ImageTooLarge => 413,
+            ErrorCode::ImageTooLarge | ErrorCode::BodyTooLarge => 413,
+            ErrorCode::RequestTimeout => 408,
             ErrorCode::NotFound => 404,
             ErrorCode::Unauthorized
             | ErrorCode::InvalidCredentials

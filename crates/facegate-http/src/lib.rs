@@ -3,10 +3,12 @@
 
 pub mod access;
 mod api;
+pub mod bounds;
 pub mod error;
 pub mod json;
 pub mod metrics;
 pub mod routes;
+pub mod server;
 pub mod state;
 pub mod stats;
 pub mod tracing_context;
@@ -36,6 +38,17 @@ pub struct HttpConfig {
     /// Largest request body; uploads are refused before decoding beyond it. JSON bodies
     /// carry base64, a third larger than the image.
     pub body_limit_bytes: usize,
+    /// Largest JSON body without images (sign-in, keys, webhooks, batches).
+    pub json_body_limit_bytes: usize,
+    /// Request bodies being received at once, summed over their declared lengths (a body
+    /// of unknown length counts as `body_limit_bytes`); beyond it `429 overloaded`.
+    pub max_body_bytes_in_flight: usize,
+    /// A request whose head (request line and headers) has not arrived within this is
+    /// dropped.
+    pub header_timeout_ms: u64,
+    /// A request whose body has not fully arrived within this, counted from the end of its
+    /// head, is answered `408 request_timeout`.
+    pub body_timeout_ms: u64,
     /// Origins allowed by CORS; empty allows none (same-origin only).
     pub cors_allowed_origins: Vec<String>,
     /// Photo-collection search without credentials (a public "find me" page).
@@ -51,6 +64,10 @@ impl Default for HttpConfig {
         Self {
             bind: "0.0.0.0:8080".to_owned(),
             body_limit_bytes: 14 * 1024 * 1024,
+            json_body_limit_bytes: 256 * 1024,
+            max_body_bytes_in_flight: 64 * 1024 * 1024,
+            header_timeout_ms: 10_000,
+            body_timeout_ms: 30_000,
             cors_allowed_origins: Vec::new(),
             public_search: false,
             trust_forwarded_for: false,
@@ -145,6 +162,10 @@ pub fn router(state: AppState, config: &HttpConfig) -> Router {
         .fallback(|| async { axum::http::StatusCode::NOT_FOUND })
         .with_state(state)
         .layer(DefaultBodyLimit::max(config.body_limit_bytes))
+        .layer(axum::middleware::from_fn_with_state(
+            std::sync::Arc::new(bounds::BodyBounds::new(config)),
+            bounds::bound_bodies,
+        ))
         .layer(axum::middleware::from_fn(error::render_errors))
         .layer(cors)
         .layer(SetResponseHeaderLayer::overriding(

@@ -1,7 +1,6 @@
 //! The composition root: builds every adapter from the settings and wires them into the
 //! use-cases and the HTTP API (used by `serve` and by the API tests).
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -48,6 +47,8 @@ pub struct App {
     /// The consumer of Kafka verification requests, where Kafka is configured.
     requests: Option<requests::RequestWorker>,
     in_process: bool,
+    /// How long a connection may take to send a request head.
+    header_timeout: std::time::Duration,
 }
 
 /// Ensures the configured admin account and admin API key; with neither key configured
@@ -465,6 +466,7 @@ pub async fn build(settings: &Settings) -> anyhow::Result<App> {
         deliveries_due,
         requests,
         in_process: settings.worker.in_process,
+        header_timeout: std::time::Duration::from_millis(settings.http.header_timeout_ms),
     })
 }
 
@@ -539,17 +541,10 @@ impl App {
     ) -> anyhow::Result<()> {
         let (stop, stopped) = watch::channel(false);
         let workers = workers.map_or_else(Vec::new, |kafka| self.spawn_workers(&stopped, kafka));
-        let served = axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await;
+        facegate_http::server::serve(listener, router, self.header_timeout, shutdown).await;
         self.health.set_ready(false);
         let _ = stop.send(true);
-        join(workers).await?;
-        served?;
-        Ok(())
+        join(workers).await
     }
 }
 

@@ -548,9 +548,18 @@ impl Settings {
             self.policy.max_batch_photos >= 1,
             "policy.max_batch_photos must be at least 1"
         );
+        let h = &self.http;
         anyhow::ensure!(
-            self.http.body_limit_bytes >= self.vision.limits.max_bytes,
+            h.body_limit_bytes >= self.vision.limits.max_bytes,
             "http.body_limit_bytes must be at least vision.limits.max_bytes"
+        );
+        anyhow::ensure!(
+            h.max_body_bytes_in_flight >= h.body_limit_bytes,
+            "http.max_body_bytes_in_flight must be at least http.body_limit_bytes"
+        );
+        anyhow::ensure!(
+            h.json_body_limit_bytes >= 1024 && h.header_timeout_ms >= 1 && h.body_timeout_ms >= 1,
+            "http: json_body_limit_bytes must be at least 1024, the timeouts positive"
         );
         anyhow::ensure!(
             (0.0..=1.0).contains(&self.policy.verification_liveness_threshold),

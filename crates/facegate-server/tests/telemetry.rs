@@ -3,8 +3,6 @@
 //! span.
 
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -17,9 +15,11 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{KeyValue, any_value};
 use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message as _;
-use serde_json::Value;
 
-const ADMIN_KEY: &str = "fgk_telemetry-test-key-0123456789abcdefghijkl";
+#[path = "common/server.rs"]
+mod server;
+use server::{ADMIN_KEY, Server};
+
 const SERVICE: &str = "facegate-telemetry-test";
 /// The caller's trace and span of each request (W3C's example ids, then made-up ones).
 const HEALTH_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -52,62 +52,6 @@ async fn start_receiver() -> (String, Received) {
 }
 
 /// The server process; killed if the test ends before it stopped.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if self.0.try_wait().ok().flatten().is_none() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
-/// Starts `facegate serve` on port 0 and returns it with its base URL, read from the
-/// "facegate is serving" log line. The rest of its log is echoed for diagnostics.
-fn start_server(
-    models: &std::path::Path,
-    dir: &std::path::Path,
-    collector: &str,
-) -> (Server, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_facegate"))
-        .arg("serve")
-        .current_dir(dir)
-        .env_remove("FACEGATE_CONFIG")
-        .env("RUST_LOG", "info")
-        .env("FACEGATE__LOG__FORMAT", "json")
-        .env("FACEGATE__HTTP__BIND", "127.0.0.1:0")
-        .env("FACEGATE__STORAGE__DATA_DIR", dir.join("data"))
-        .env("FACEGATE__STORAGE__BLOB_DIR", dir.join("blobs"))
-        .env("FACEGATE__VISION__MODELS_DIR", models)
-        .env("FACEGATE__VISION__WORKERS", "1")
-        .env("FACEGATE__AUTH__ADMIN_API_KEY", ADMIN_KEY)
-        .env("FACEGATE__TELEMETRY__OTLP_ENDPOINT", collector)
-        .env("FACEGATE__TELEMETRY__SERVICE_NAME", SERVICE)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary starts");
-    let stderr = child.stderr.take().unwrap();
-    let server = Server(child);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            eprintln!("facegate: {line}");
-            let Ok(event) = serde_json::from_str::<Value>(&line) else {
-                continue;
-            };
-            if event["message"] == "facegate is serving" {
-                let _ = tx.send(event["address"].as_str().unwrap_or_default().to_owned());
-            }
-        }
-    });
-    let address = rx
-        .recv_timeout(Duration::from_mins(3))
-        .expect("facegate logs its address once serving");
-    (server, format!("http://{address}"))
-}
-
 fn traceparent(trace: &str, caller: &str) -> String {
     format!("00-{trace}-{caller}-01")
 }
@@ -188,25 +132,6 @@ async fn detect(client: &reqwest::Client, base: &str) -> (String, String) {
     echoed
 }
 
-/// SIGTERM: a graceful stop, after which `main` flushes the queued spans.
-async fn stop(server: &mut Server) {
-    let pid = server.0.id().to_string();
-    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    assert!(killed.success());
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let exit = loop {
-        if let Some(status) = server.0.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "facegate did not stop on SIGTERM"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    assert!(exit.success(), "{exit}");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn request_spans_continue_the_callers_trace_and_reach_the_collector() {
     let Some(models) = models_dir() else {
@@ -217,7 +142,14 @@ async fn request_spans_continue_the_callers_trace_and_reach_the_collector() {
         .tempdir()
         .unwrap();
     let (collector, received) = start_receiver().await;
-    let (mut server, base) = start_server(&models, dir.path(), &collector);
+    let (mut server, base) = Server::start(
+        &models,
+        dir.path(),
+        &[
+            ("FACEGATE__TELEMETRY__OTLP_ENDPOINT", collector),
+            ("FACEGATE__TELEMETRY__SERVICE_NAME", SERVICE.to_owned()),
+        ],
+    );
     // reqwest is built with TLS but no crypto provider of its own (see facegate-notify).
     facegate_notify::install_crypto_provider();
     let client = reqwest::Client::builder()
@@ -246,7 +178,7 @@ async fn request_spans_continue_the_callers_trace_and_reach_the_collector() {
     let (api_trace, api_span) = detect(&client, &base).await;
     assert_eq!(api_trace, API_TRACE);
 
-    stop(&mut server).await;
+    server.stop().await;
 
     let deadline = Instant::now() + Duration::from_secs(20);
     let find = |trace: &str| {

@@ -26,13 +26,26 @@ pub fn decode(bytes: &[u8], limits: &ImageLimits) -> Result<RgbImage, VisionErro
             "the JPEG data is truncated (no end-of-image marker after the last scan)".into(),
         ));
     }
-    // The decoders keep their default limits (an allocation cap) only: a side limit there
-    // fails before the header's dimensions are read, and the error could not tell them.
-    // `check_dimensions` refuses an oversized image from its header, before any pixel.
-    let reader = ImageReader::with_format(Cursor::new(bytes), format);
+    // No side limit in the decoders: it would fail before the header's dimensions are read,
+    // and the error could not tell them. `check_dimensions` refuses an oversized image from
+    // its header, before any pixel. What the header may inflate (a PNG's compressed ICC
+    // profile) is capped by `METADATA_BUDGET`, then the pixels by the size they need.
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
+    reader.limits(allocation_limit(METADATA_BUDGET));
     let mut decoder = reader.into_decoder().map_err(|e| header_error(&e))?;
     let (width, height) = decoder.dimensions();
     check_dimensions(width, height, limits)?;
+    if format == ImageFormat::Png
+        && png_has_icc_chunk(bytes)
+        && decoder.icc_profile().ok().flatten().is_none()
+    {
+        return Err(VisionError::Undecodable(format!(
+            "the PNG's ICC profile is corrupt or inflates past {METADATA_BUDGET} bytes"
+        )));
+    }
+    decoder
+        .set_limits(allocation_limit(pixel_budget(width, height)))
+        .map_err(|e| header_error(&e))?;
     let orientation = decoder
         .orientation()
         .unwrap_or(image::metadata::Orientation::NoTransforms);
@@ -40,6 +53,42 @@ pub fn decode(bytes: &[u8], limits: &ImageLimits) -> Result<RgbImage, VisionErro
         DynamicImage::from_decoder(decoder).map_err(|e| VisionError::Undecodable(e.to_string()))?;
     image.apply_orientation(orientation);
     Ok(image.into_rgb8())
+}
+
+/// What a decoder may allocate while reading the header: ICC profiles are rarely over a few
+/// hundred KiB, so a PNG whose compressed profile inflates beyond this is refused after
+/// inflating at most this much.
+const METADATA_BUDGET: u64 = 1024 * 1024;
+
+/// What decoding `width` x `height` pixels may allocate: 16 bits per channel with alpha,
+/// plus the header's budget.
+fn pixel_budget(width: u32, height: u32) -> u64 {
+    u64::from(width) * u64::from(height) * 8 + METADATA_BUDGET
+}
+
+fn allocation_limit(bytes: u64) -> image::Limits {
+    let mut limits = image::Limits::no_limits();
+    limits.max_alloc = Some(bytes);
+    limits
+}
+
+/// Whether a PNG has an ICC profile chunk (`iCCP`) before its image data. The decoder
+/// drops a profile it could not read (corrupt, or over the budget) without an error.
+fn png_has_icc_chunk(bytes: &[u8]) -> bool {
+    // After the 8-byte signature, each chunk is a 4-byte length, a 4-byte type, the data
+    // and a 4-byte CRC.
+    let mut at = 8;
+    while let Some(header) = bytes.get(at..at + 8) {
+        let (length, kind) = header.split_at(4);
+        match kind {
+            b"iCCP" => return true,
+            b"IDAT" | b"IEND" => return false,
+            _ => {}
+        }
+        let length = u32::from_be_bytes([length[0], length[1], length[2], length[3]]);
+        at = at.saturating_add(12).saturating_add(length as usize);
+    }
+    false
 }
 
 fn detect_format(bytes: &[u8]) -> Result<ImageFormat, VisionError> {
@@ -136,6 +185,19 @@ mod tests {
         let error = decode(&bytes, &ImageLimits::default()).unwrap_err();
         assert_eq!(error.code(), ErrorCode::ImageTooLarge);
         assert!(error.to_string().contains("20000x20000"), "{error}");
+    }
+
+    #[test]
+    fn refuses_a_png_whose_icc_profile_inflates_past_the_budget() {
+        let small = crate::testing::png_with_icc_profile(64 * 1024);
+        assert!(decode(&small, &ImageLimits::default()).is_ok());
+        let bomb = crate::testing::png_with_icc_profile(64 * 1024 * 1024);
+        assert!(bomb.len() < 200 * 1024, "{} bytes", bomb.len());
+        let error = decode(&bomb, &ImageLimits::default())
+            .map(|_| ())
+            .unwrap_err();
+        assert_eq!(error.code(), ErrorCode::InvalidImage);
+        assert!(error.to_string().contains("ICC profile"), "{error}");
     }
 
     #[test]

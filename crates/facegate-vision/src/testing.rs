@@ -78,6 +78,33 @@ pub fn png_claiming(width: u32, height: u32) -> Vec<u8> {
     bytes
 }
 
+/// A 64x64 PNG with an ICC profile chunk (`iCCP`) that inflates to `inflated` bytes of
+/// zeros: a compression bomb in the header when `inflated` is large.
+pub fn png_with_icc_profile(inflated: usize) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut zlib = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+    let zeros = vec![0u8; 1024 * 1024];
+    let mut left = inflated;
+    while left > 0 {
+        let n = left.min(zeros.len());
+        zlib.write_all(&zeros[..n]).expect("compressing in memory");
+        left -= n;
+    }
+    let profile = zlib.finish().expect("compressing in memory");
+    let mut chunk = b"iCCP".to_vec();
+    chunk.extend_from_slice(b"icc\0\0"); // the profile's name, then compression method 0
+    chunk.extend_from_slice(&profile);
+    let length = u32::try_from(chunk.len() - 4).expect("a chunk under 4 GiB");
+    let mut bytes = png(64, 64);
+    // The IHDR chunk ends at byte 33: the signature (8), then length, type, 13 bytes, CRC.
+    let rest = bytes.split_off(33);
+    bytes.extend_from_slice(&length.to_be_bytes());
+    bytes.extend_from_slice(&chunk);
+    bytes.extend_from_slice(&crc32(&chunk).to_be_bytes());
+    bytes.extend_from_slice(&rest);
+    bytes
+}
+
 /// PNG's CRC-32 (reflected, polynomial 0xEDB88320).
 fn crc32(data: &[u8]) -> u32 {
     let mut crc = !0u32;

@@ -3,11 +3,12 @@
 //! administrator's name, instance details need an admin, odd request ids are replaced,
 //! passwords are counted in characters and the bearer scheme in any case, batches are
 //! bounded, read their keys under the import prefix only and report client mistakes
-//! without internal paths, API keys die with the account that made them, and one account
-//! has a bounded number of pending jobs.
+//! without internal paths, API keys die with the account that made them, one account has
+//! a bounded number of pending jobs, and JSON bodies without images are small.
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use crate::accounts::{PASSWORD, PERSON, sign_up, token};
 use crate::helpers::{
@@ -391,5 +392,51 @@ async fn a_user_has_a_bounded_number_of_pending_jobs() {
     let bob = sign_up(&app, "bob").await;
     let verify = bob.post("/api/v1/auth/verify").multipart(selfie());
     expect_json(verify.send().await.unwrap(), StatusCode::ACCEPTED).await;
+    app.stop().await;
+}
+
+/// JSON bodies without images are bounded by `http.json_body_limit_bytes`, whether they
+/// declare their length (refused before reading) or not (refused at the limit); the
+/// sign-in routes anyone may call are among them.
+#[tokio::test]
+async fn json_bodies_without_images_are_small() {
+    let Some(fx) = Fixtures::get() else { return };
+    let dir = temp_dir();
+    let s = settings(&fx.models, dir.path());
+    let limit = s.http.json_body_limit_bytes;
+    let app = TestApp::spawn(&s).await;
+    let padding = "x".repeat(limit);
+    let response = register(&app, "bob", &padding).await;
+    let body = expect_error(response, StatusCode::PAYLOAD_TOO_LARGE, "body_too_large").await;
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(&limit.to_string()),
+        "{body}"
+    );
+
+    // Chunked, with no length declared.
+    let json = json!({"username": "bob", "password": padding}).to_string();
+    let mut stream = tokio::net::TcpStream::connect(app.base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    let request = format!(
+        "POST /api/v1/auth/register HTTP/1.1\r\nHost: facegate\r\n\
+         Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n\
+         {:x}\r\n{json}\r\n0\r\n\r\n",
+        json.len()
+    );
+    // The server may stop reading at the limit: only its answer matters.
+    let _ = stream.write_all(request.as_bytes()).await;
+    let mut answer = vec![0; 4096];
+    let n = stream.read(&mut answer).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("body_too_large"), "{answer}");
+
+    // Within the limit the same route works.
+    let response = register(&app, "bob", PASSWORD).await;
+    expect_json(response, StatusCode::CREATED).await;
     app.stop().await;
 }
