@@ -243,11 +243,11 @@ pub enum JobRequest {
 }
 
 impl JobRequest {
-    /// The object-store key of an upload the job consumes: deleted when it is done.
-    pub fn upload_key(&self) -> Option<&str> {
+    /// The object-store key of the upload the job consumes: deleted when it is done.
+    pub fn upload_key(&self) -> &str {
         match self {
-            JobRequest::UserVerification { upload_key, .. } => Some(upload_key),
-            JobRequest::Scan { .. } => None,
+            JobRequest::UserVerification { upload_key, .. } => upload_key,
+            JobRequest::Scan { photo_key, .. } => photo_key,
         }
     }
 

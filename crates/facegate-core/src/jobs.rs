@@ -165,9 +165,7 @@ impl JobService {
             .as_ref()
             .ok_or_else(|| Failure::internal("no result"))?;
         self.ports.queue.finish(&job.id, result, now).await?;
-        if let Some(key) = job.request.upload_key() {
-            self.ports.blobs.delete(key).await?;
-        }
+        self.ports.blobs.delete(job.request.upload_key()).await?;
         Ok(JobOutcome::Finished(Box::new(job)))
     }
 }

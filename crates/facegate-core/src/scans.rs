@@ -96,9 +96,8 @@ impl ScanService {
 
     /// Stores the photo and queues its scan.
     pub async fn submit(&self, user_id: &str, photo: Vec<u8>) -> Result<Scan> {
-        if photo.is_empty() {
-            return Err(Failure::new(ErrorCode::InvalidImage, "the upload is empty"));
-        }
+        // Refuse what the worker would refuse before storing it.
+        self.ports.engine.check_image(&photo)?;
         crate::jobs::ensure_room(&*self.ports.jobs, user_id, self.max_pending).await?;
         let id = uuid::Uuid::new_v4().to_string();
         let photo_key = format!("scans/{id}");

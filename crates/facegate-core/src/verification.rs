@@ -60,9 +60,8 @@ impl VerificationService {
 
     /// Stores the selfie and queues its verification for `user_id`.
     pub async fn submit(&self, user_id: &str, image: Vec<u8>) -> Result<Job> {
-        if image.is_empty() {
-            return Err(Failure::new(ErrorCode::InvalidImage, "the upload is empty"));
-        }
+        // Refuse what the worker would refuse before storing it.
+        self.ports.engine.check_image(&image)?;
         crate::jobs::ensure_room(&*self.ports.jobs, user_id, self.policy.max_pending).await?;
         let id = uuid::Uuid::new_v4().to_string();
         let upload_key = format!("uploads/verification/{id}");

@@ -27,6 +27,8 @@ pub struct RateLimits {
     pub search_per_ip_per_minute: u32,
     /// Registration and token requests, per client IP (password guessing).
     pub auth_per_ip_per_minute: u32,
+    /// Uploads stored for a job (verifications, scans), per user.
+    pub uploads_per_user_per_minute: u32,
 }
 
 impl Default for RateLimits {
@@ -35,6 +37,7 @@ impl Default for RateLimits {
             index_per_key_per_minute: 100,
             search_per_ip_per_minute: 1000,
             auth_per_ip_per_minute: 60,
+            uploads_per_user_per_minute: 30,
         }
     }
 }

@@ -87,6 +87,16 @@ impl Gates<'_> {
         self.gated(route, Need::User, None)
     }
 
+    /// Uploads stored for a job of the calling user, limited per user.
+    fn user_upload(&self, route: Route) -> Route {
+        let per_minute = self.config.rate_limits.uploads_per_user_per_minute;
+        self.gated(
+            route,
+            Need::User,
+            Some(Self::limit("uploads", LimitBy::Caller, per_minute)),
+        )
+    }
+
     /// Any credentials; the use-case decides what the caller may see.
     fn caller(&self, route: Route) -> Route {
         self.gated(route, Need::Caller, None)
@@ -149,14 +159,14 @@ fn accounts(g: &Gates) -> Router<AppState> {
         .route("/auth/token", g.signing_in(post(accounts::token)))
         .route("/auth/logout", g.signing_in(post(accounts::logout)))
         .route("/auth/check", g.user(get(accounts::check)))
-        .route("/auth/verify", g.user(post(accounts::verify)))
+        .route("/auth/verify", g.user_upload(post(accounts::verify)))
         .route(
             "/users/me",
             g.user(get(accounts::me))
                 .merge(g.user(delete(accounts::forget_me))),
         )
         .route("/jobs/{id}", g.caller(get(accounts::job)))
-        .route("/scans", g.user(post(scans::create)))
+        .route("/scans", g.user_upload(post(scans::create)))
         .route("/scans/{id}", g.caller(get(scans::get)))
         .route("/leaderboard", g.caller(get(scans::leaderboard)))
         .route("/transactions", g.user(post(transactions::create)))

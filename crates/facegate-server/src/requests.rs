@@ -224,9 +224,7 @@ impl RequestWorker {
             if job.state == JobState::Done {
                 // Its result was published before it was marked done; a crash may have
                 // left the upload.
-                if let Some(upload) = job.request.upload_key() {
-                    self.ports.uploads.delete(upload).await?;
-                }
+                self.ports.uploads.delete(job.request.upload_key()).await?;
                 return Ok(HandlerOutcome::Done);
             }
             let now = self.ports.clock.now();

@@ -230,12 +230,14 @@ async fn delete<V>(store: &SqlStore<V>, user_id: &str) -> Result<Option<Vec<Stri
             Some((requests, photos))
         }
     });
+    // A pending scan's photo is both its job's upload and its scan's photo: name it once.
     Ok(deleted.map(|(requests, photos)| {
-        requests
+        let keys: std::collections::BTreeSet<String> = requests
             .iter()
-            .filter_map(|request| request.upload_key().map(str::to_owned))
+            .map(|request| request.upload_key().to_owned())
             .chain(photos)
-            .collect()
+            .collect();
+        keys.into_iter().collect()
     }))
 }
 

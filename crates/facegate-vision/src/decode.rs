@@ -7,10 +7,30 @@ use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, RgbImage};
 use crate::VisionError;
 use crate::config::ImageLimits;
 
+/// Checks an upload against `limits` from its header alone (size, format, completeness of
+/// a JPEG, dimensions, a PNG's ICC profile), decoding no pixel: for uploads stored now and
+/// decoded later.
+pub fn check(bytes: &[u8], limits: &ImageLimits) -> Result<(), VisionError> {
+    open(bytes, limits).map(|_| ())
+}
+
 /// Decodes JPEG, PNG or WebP bytes, applies the EXIF orientation and enforces `limits`.
 /// Dimensions are checked from the header before any pixel is decoded, so a small file
 /// that claims a huge image costs nothing.
 pub fn decode(bytes: &[u8], limits: &ImageLimits) -> Result<RgbImage, VisionError> {
+    let mut decoder = open(bytes, limits)?;
+    let orientation = decoder
+        .orientation()
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut image =
+        DynamicImage::from_decoder(decoder).map_err(|e| VisionError::Undecodable(e.to_string()))?;
+    image.apply_orientation(orientation);
+    Ok(image.into_rgb8())
+}
+
+/// The decoder of an upload whose header passed every check of [`check`], allowed to
+/// allocate what its pixels need.
+fn open<'a>(bytes: &'a [u8], limits: &ImageLimits) -> Result<impl ImageDecoder + 'a, VisionError> {
     if bytes.is_empty() {
         return Err(VisionError::EmptyImage);
     }
@@ -46,13 +66,7 @@ pub fn decode(bytes: &[u8], limits: &ImageLimits) -> Result<RgbImage, VisionErro
     decoder
         .set_limits(allocation_limit(pixel_budget(width, height)))
         .map_err(|e| header_error(&e))?;
-    let orientation = decoder
-        .orientation()
-        .unwrap_or(image::metadata::Orientation::NoTransforms);
-    let mut image =
-        DynamicImage::from_decoder(decoder).map_err(|e| VisionError::Undecodable(e.to_string()))?;
-    image.apply_orientation(orientation);
-    Ok(image.into_rgb8())
+    Ok(decoder)
 }
 
 /// What a decoder may allocate while reading the header: ICC profiles are rarely over a few

@@ -8,7 +8,7 @@ use facegate_core::ModelId;
 use facegate_core::ports::{Metrics, NoMetrics};
 
 use crate::VisionError;
-use crate::config::VisionConfig;
+use crate::config::{ImageLimits, VisionConfig};
 use crate::pipeline::Pipeline;
 
 type Job = Box<dyn FnOnce(&mut Pipeline) + Send>;
@@ -22,6 +22,7 @@ pub struct Engine {
     sender: Option<Sender<Job>>,
     workers: Vec<JoinHandle<()>>,
     model_id: ModelId,
+    limits: ImageLimits,
 }
 
 impl Engine {
@@ -84,12 +85,18 @@ impl Engine {
             sender: Some(sender),
             workers,
             model_id: model_id.ok_or(VisionError::EngineStopped)?,
+            limits: config.limits,
         })
     }
 
     /// The embedding model every worker uses.
     pub fn model_id(&self) -> &ModelId {
         &self.model_id
+    }
+
+    /// The upload limits every worker decodes within.
+    pub fn limits(&self) -> &ImageLimits {
+        &self.limits
     }
 
     fn job<T, F>(f: F) -> (Job, oneshot::Receiver<Result<T, VisionError>>)

@@ -46,6 +46,10 @@ impl FaceEngine for Engine {
         Engine::model_id(self).clone()
     }
 
+    fn check_image(&self, image: &[u8]) -> Result<()> {
+        Ok(crate::decode::check(image, self.limits())?)
+    }
+
     async fn detect(&self, image: Vec<u8>) -> Result<DetectedFaces> {
         Ok(self
             .call(move |p| {

@@ -82,6 +82,10 @@ impl FaceEngine for CachedEngine {
         self.inner.model_id()
     }
 
+    fn check_image(&self, image: &[u8]) -> Result<()> {
+        self.inner.check_image(image)
+    }
+
     async fn detect(&self, image: Vec<u8>) -> Result<DetectedFaces> {
         self.inner.detect(image).await
     }
@@ -231,6 +235,10 @@ mod tests {
     impl FaceEngine for CountingEngine {
         fn model_id(&self) -> ModelId {
             ModelId("test-model@1".into())
+        }
+
+        fn check_image(&self, _image: &[u8]) -> Result<()> {
+            Ok(())
         }
 
         async fn detect(&self, _image: Vec<u8>) -> Result<DetectedFaces> {

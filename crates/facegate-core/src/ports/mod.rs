@@ -84,6 +84,9 @@ pub struct Symmetry {
 pub trait FaceEngine: Send + Sync {
     /// The embedding model every embedding of this engine carries.
     fn model_id(&self) -> ModelId;
+    /// Checks an upload against the image limits from its header alone, decoding no
+    /// pixel: for uploads that are stored now and processed later.
+    fn check_image(&self, image: &[u8]) -> Result<()>;
     /// Every face, main face first.
     async fn detect(&self, image: Vec<u8>) -> Result<DetectedFaces>;
     /// Every face with its embedding, main face first.

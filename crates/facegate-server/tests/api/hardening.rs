@@ -4,7 +4,8 @@
 //! passwords are counted in characters and the bearer scheme in any case, batches are
 //! bounded, read their keys under the import prefix only and report client mistakes
 //! without internal paths, API keys die with the account that made them, one account has
-//! a bounded number of pending jobs, and JSON bodies without images are small.
+//! a bounded number of pending jobs and a rate of uploads for jobs checked before they are
+//! stored and not kept after, and JSON bodies without images are small.
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -13,8 +14,9 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use crate::accounts::{PASSWORD, PERSON, sign_up, token};
 use crate::helpers::{
     Fixtures, TestApp, bare_client, blob_dir, embedded_settings, expect_error, expect_json,
-    image_form, settings, temp_dir,
+    image_form, settings, temp_dir, within_one_rate_window,
 };
+use crate::services::files_under;
 
 /// `POST /auth/register` with a username and password.
 async fn register(app: &TestApp, username: &str, password: &str) -> reqwest::Response {
@@ -438,5 +440,63 @@ async fn json_bodies_without_images_are_small() {
     // Within the limit the same route works.
     let response = register(&app, "bob", PASSWORD).await;
     expect_json(response, StatusCode::CREATED).await;
+    app.stop().await;
+}
+
+/// `/scans` and `/auth/verify` store an upload for a job: it is checked against the image
+/// limits before anything is stored, a user may send `uploads_per_user_per_minute` of them,
+/// and a scan's photo is deleted once it is scored or rejected.
+#[tokio::test]
+async fn uploads_for_jobs_are_checked_first_limited_and_not_kept() {
+    let Some(fx) = Fixtures::get() else { return };
+    let dir = temp_dir();
+    let mut s = settings(&fx.models, dir.path());
+    s.http.rate_limits.uploads_per_user_per_minute = 4;
+    let app = TestApp::spawn(&s).await;
+    let blobs = blob_dir(&s);
+    let stored = || files_under(&blobs).len();
+    within_one_rate_window(30).await;
+    let alice = sign_up(&app, "alice").await;
+    let before = stored();
+    let noise: Vec<u8> = (0..=s.vision.limits.max_bytes)
+        .map(|i| (i * 7919 % 251) as u8)
+        .collect();
+    let refused = [
+        (
+            "/api/v1/scans",
+            noise.clone(),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "image_too_large",
+        ),
+        (
+            "/api/v1/auth/verify",
+            noise[..4096].to_vec(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_format",
+        ),
+    ];
+    for (path, bytes, status, code) in refused {
+        let response = alice.post(path).multipart(image_form("file", bytes));
+        expect_error(response.send().await.unwrap(), status, code).await;
+        assert_eq!(stored(), before, "{path} stored a refused upload");
+    }
+
+    let scan = alice.scan(fx.lfw.photo(PERSON, 0)).await;
+    assert_eq!(scan["result"]["status"], "scored", "{scan}");
+    assert_eq!(stored(), before, "the scored photo is not kept");
+    let selfie = || image_form("file", fx.lfw.photo(PERSON, 1));
+    let fourth = alice.post("/api/v1/scans").multipart(selfie());
+    expect_json(fourth.send().await.unwrap(), StatusCode::ACCEPTED).await;
+    let fifth = alice.post("/api/v1/scans").multipart(selfie());
+    expect_error(
+        fifth.send().await.unwrap(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+    )
+    .await;
+    // Another user has their own allowance.
+    let bob = sign_up(&app, "bob").await;
+    let scan = bob.post("/api/v1/scans").multipart(selfie());
+    expect_json(scan.send().await.unwrap(), StatusCode::ACCEPTED).await;
     app.stop().await;
 }

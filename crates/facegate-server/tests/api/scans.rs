@@ -49,7 +49,7 @@ fn asymmetric(photo: &RgbImage, axis: f32) -> RgbImage {
 
 impl UserSession<'_> {
     /// Scans `photo` and waits for the result; returns the finished scan.
-    async fn scan(&self, photo: Vec<u8>) -> Value {
+    pub async fn scan(&self, photo: Vec<u8>) -> Value {
         let response = self
             .post("/api/v1/scans")
             .multipart(image_form("file", photo))
