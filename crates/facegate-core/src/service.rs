@@ -24,6 +24,9 @@ pub struct Policy {
     pub threshold: f32,
     /// Default threshold for photo-collection search.
     pub search_threshold: f32,
+    /// Lowest threshold a request may ask for (the model's false-accept rate of 1e-2), so
+    /// that nobody can lower it to list strangers' faces.
+    pub min_threshold: f32,
     /// Enrollment refuses faces below this quality (0..1).
     pub min_enroll_quality: f32,
     /// Liveness scores at or above this are "live".
@@ -186,14 +189,6 @@ fn validate_id(kind: &str, value: &str) -> Result<()> {
     }
 }
 
-fn validate_threshold(threshold: f32) -> Result<()> {
-    if (-1.0..=1.0).contains(&threshold) {
-        Ok(())
-    } else {
-        Err(Failure::validation("threshold must be between -1 and 1"))
-    }
-}
-
 impl FaceService {
     pub fn new(ports: Ports, policy: Policy) -> Self {
         Self {
@@ -204,6 +199,19 @@ impl FaceService {
             clock: ports.clock,
             metrics: ports.metrics,
             policy,
+        }
+    }
+
+    /// A threshold a request asked for, or `default`; refused below the policy's floor.
+    fn threshold(&self, asked: Option<f32>, default: f32) -> Result<f32> {
+        let threshold = asked.unwrap_or(default);
+        let floor = self.policy.min_threshold;
+        if (floor..=1.0).contains(&threshold) {
+            Ok(threshold)
+        } else {
+            Err(Failure::validation(format!(
+                "threshold must be between {floor} (this model's false-accept rate of 1 in 100) and 1"
+            )))
         }
     }
 
@@ -276,8 +284,7 @@ impl FaceService {
 
     /// 1:1: two images, or an image against a reference or subject (best reference).
     pub async fn verify(&self, a: Probe, b: Probe, threshold: Option<f32>) -> Result<Verification> {
-        let threshold = threshold.unwrap_or(self.policy.threshold);
-        validate_threshold(threshold)?;
+        let threshold = self.threshold(threshold, self.policy.threshold)?;
         // Both sides at once: with two images, two inference workers run in parallel.
         let (left, right) = futures_util::join!(self.probe_embeddings(a), self.probe_embeddings(b));
         let (left, right) = (left?, right?);
@@ -403,8 +410,7 @@ impl FaceService {
         threshold: Option<f32>,
     ) -> Result<Identification> {
         self.validate_limit(limit)?;
-        let threshold = threshold.unwrap_or(self.policy.threshold);
-        validate_threshold(threshold)?;
+        let threshold = self.threshold(threshold, self.policy.threshold)?;
         let (probe, _) = self.engine.embed_main(image).await?;
         let candidates = {
             let _timer = Timer::start(|elapsed| self.metrics.stage(Stage::Search, elapsed));
@@ -517,8 +523,7 @@ impl FaceService {
         let _timer = Timer::start(|elapsed| self.metrics.search(elapsed));
         validate_id("session_id", session_id)?;
         self.validate_limit(limit)?;
-        let threshold = threshold.unwrap_or(self.policy.search_threshold);
-        validate_threshold(threshold)?;
+        let threshold = self.threshold(threshold, self.policy.search_threshold)?;
         let started = Instant::now();
         let (probe, _) = self.engine.embed_main(selfie).await?;
         let status = self.collections.status(session_id).await?;

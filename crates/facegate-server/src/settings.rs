@@ -49,6 +49,9 @@ pub struct PolicySettings {
     /// Default threshold of photo-collection search. `None` takes the model's threshold
     /// for a false-accept rate of 1e-4: a selfie is compared with every face of a session.
     pub search_threshold: Option<f32>,
+    /// Lowest threshold a request may ask for. `None` takes the model's threshold for a
+    /// false-accept rate of 1e-2, so that no caller can lower it to list strangers.
+    pub min_threshold: Option<f32>,
     /// Enrollment refuses faces whose quality (0..1) is below this.
     pub min_enroll_quality: f32,
     /// Liveness scores at or above this count as live.
@@ -74,6 +77,7 @@ impl Default for PolicySettings {
         Self {
             threshold: None,
             search_threshold: None,
+            min_threshold: None,
             min_enroll_quality: 0.2,
             liveness_threshold: 0.5,
             max_results: 1000,
@@ -531,11 +535,19 @@ impl Settings {
         for (name, value) in [
             ("policy.threshold", self.policy.threshold),
             ("policy.search_threshold", self.policy.search_threshold),
+            ("policy.min_threshold", self.policy.min_threshold),
         ] {
             if let Some(t) = value {
                 anyhow::ensure!((-1.0..=1.0).contains(&t), "{name} must be in -1..1");
             }
         }
+        let policy = self.policy();
+        anyhow::ensure!(
+            policy.threshold >= policy.min_threshold
+                && policy.search_threshold >= policy.min_threshold,
+            "policy.threshold and policy.search_threshold must be at least policy.min_threshold ({})",
+            policy.min_threshold
+        );
         anyhow::ensure!(
             self.policy.max_results >= 1,
             "policy.max_results must be at least 1"
@@ -641,6 +653,9 @@ impl Settings {
             search_threshold: p
                 .search_threshold
                 .unwrap_or_else(|| self.embedder().search_threshold(self.vision.flip_tta)),
+            min_threshold: p
+                .min_threshold
+                .unwrap_or_else(|| self.embedder().threshold_floor(self.vision.flip_tta)),
             min_enroll_quality: p.min_enroll_quality,
             liveness_threshold: p.liveness_threshold,
             max_results: p.max_results,

@@ -52,6 +52,8 @@ pub struct EmbedderSpec {
 /// Cosine thresholds of a model, measured on LFW's 6,000 pairs (docs/ACCURACY.md).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Calibration {
+    /// False-accept rate 1e-2: the lowest threshold a request may ask for.
+    pub far_1e2: f32,
     /// False-accept rate 1e-3: the default for 1:1 and 1:N decisions.
     pub far_1e3: f32,
     /// Just above every one of LFW's 3,000 impostor pairs (FAR below 1/3000; 1e-4 cannot
@@ -66,10 +68,12 @@ impl EmbedderSpec {
                 model_id: "insightface/w600k_mbf@1",
                 parts: &[(W600K_MBF, 1.0)],
                 with_flip: Calibration {
+                    far_1e2: 0.1701,
                     far_1e3: 0.2308,
                     far_1e4: 0.3266,
                 },
                 without_flip: Calibration {
+                    far_1e2: 0.1657,
                     far_1e3: 0.2350,
                     far_1e4: 0.3195,
                 },
@@ -78,10 +82,12 @@ impl EmbedderSpec {
                 model_id: "open/fr_feature@1",
                 parts: &[(FR_FEATURE, 1.0)],
                 with_flip: Calibration {
+                    far_1e2: 0.2440,
                     far_1e3: 0.3330,
                     far_1e4: 0.3674,
                 },
                 without_flip: Calibration {
+                    far_1e2: 0.2461,
                     far_1e3: 0.3335,
                     far_1e4: 0.3586,
                 },
@@ -90,10 +96,12 @@ impl EmbedderSpec {
                 model_id: "open/mobilefacenet@1",
                 parts: &[(MOBILEFACENET, 1.0)],
                 with_flip: Calibration {
+                    far_1e2: 0.3511,
                     far_1e3: 0.4184,
                     far_1e4: 0.4898,
                 },
                 without_flip: Calibration {
+                    far_1e2: 0.3447,
                     far_1e3: 0.4193,
                     far_1e4: 0.4866,
                 },
@@ -102,10 +110,12 @@ impl EmbedderSpec {
                 model_id: "open/fr_feature+mobilefacenet@1",
                 parts: &[(FR_FEATURE, 0.5), (MOBILEFACENET, 0.5)],
                 with_flip: Calibration {
+                    far_1e2: 0.2700,
                     far_1e3: 0.3759,
                     far_1e4: 0.4206,
                 },
                 without_flip: Calibration {
+                    far_1e2: 0.2685,
                     far_1e3: 0.3692,
                     far_1e4: 0.4265,
                 },
@@ -119,6 +129,12 @@ impl EmbedderSpec {
         } else {
             self.without_flip
         }
+    }
+
+    /// The lowest threshold a request may ask for (FAR 1e-2 on LFW): below it one
+    /// stranger in a hundred would match.
+    pub fn threshold_floor(&self, flip_tta: bool) -> f32 {
+        self.calibration(flip_tta).far_1e2
     }
 
     /// The 1:1 threshold (FAR 1e-3 on LFW).

@@ -14,7 +14,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use crate::accounts::{PASSWORD, PERSON, sign_up, token};
 use crate::helpers::{
     Fixtures, TestApp, bare_client, blob_dir, embedded_settings, expect_error, expect_json,
-    image_form, settings, temp_dir, within_one_rate_window,
+    image_form, image_part, settings, temp_dir, within_one_rate_window,
 };
 use crate::services::files_under;
 
@@ -498,5 +498,54 @@ async fn uploads_for_jobs_are_checked_first_limited_and_not_kept() {
     let bob = sign_up(&app, "bob").await;
     let scan = bob.post("/api/v1/scans").multipart(selfie());
     expect_json(scan.send().await.unwrap(), StatusCode::ACCEPTED).await;
+    app.stop().await;
+}
+
+/// No caller, an admin included, can lower a threshold below the model's floor (its
+/// false-accept rate of 1e-2 on LFW) to have strangers' faces listed as matches.
+#[tokio::test]
+async fn thresholds_cannot_go_below_the_models_floor() {
+    let Some(fx) = Fixtures::get() else { return };
+    let dir = temp_dir();
+    let s = settings(&fx.models, dir.path());
+    let floor = s.policy().min_threshold;
+    let app = TestApp::spawn(&s).await;
+    let (status, _) = app
+        .index("event", "p1", fx.lfw.photo("Angela_Merkel", 0))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let stranger = || fx.lfw.photo(PERSON, 0);
+    let below = (floor - 0.01).to_string();
+    let searched = [
+        (
+            "/api/v1/search",
+            image_form("file", stranger()).text("session_id", "event"),
+        ),
+        ("/api/v1/identify", image_form("file", stranger())),
+        (
+            "/api/v1/verify",
+            image_form("image_a", stranger())
+                .part("image_b", image_part(fx.lfw.photo("Angela_Merkel", 1))),
+        ),
+    ];
+    for (path, form) in searched {
+        let response = app
+            .post_form(path, form.text("threshold", below.clone()))
+            .await;
+        let body = expect_error(response, StatusCode::BAD_REQUEST, "validation_failed").await;
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains(&floor.to_string()),
+            "{path}: {body}"
+        );
+    }
+    // At the floor the stranger is not found.
+    let (status, body) = app
+        .search_with("event", stranger(), &[("threshold", &floor.to_string())])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["matches"], json!([]), "{body}");
     app.stop().await;
 }
