@@ -532,53 +532,12 @@ impl Settings {
                 "vision.detection_threshold must be in 0..1"
             );
         }
-        for (name, value) in [
-            ("policy.threshold", self.policy.threshold),
-            ("policy.search_threshold", self.policy.search_threshold),
-            ("policy.min_threshold", self.policy.min_threshold),
-        ] {
-            if let Some(t) = value {
-                anyhow::ensure!((-1.0..=1.0).contains(&t), "{name} must be in -1..1");
-            }
-        }
-        let policy = self.policy();
-        anyhow::ensure!(
-            policy.threshold >= policy.min_threshold
-                && policy.search_threshold >= policy.min_threshold,
-            "policy.threshold and policy.search_threshold must be at least policy.min_threshold ({})",
-            policy.min_threshold
-        );
-        anyhow::ensure!(
-            self.policy.max_results >= 1,
-            "policy.max_results must be at least 1"
-        );
+        self.validate_policy()?;
+        self.validate_http()?;
         anyhow::ensure!(
             self.worker.max_pending_per_user >= 1,
             "worker.max_pending_per_user must be at least 1"
         );
-        anyhow::ensure!(
-            self.policy.max_batch_photos >= 1,
-            "policy.max_batch_photos must be at least 1"
-        );
-        let h = &self.http;
-        anyhow::ensure!(
-            h.body_limit_bytes >= self.vision.limits.max_bytes,
-            "http.body_limit_bytes must be at least vision.limits.max_bytes"
-        );
-        anyhow::ensure!(
-            h.max_body_bytes_in_flight >= h.body_limit_bytes,
-            "http.max_body_bytes_in_flight must be at least http.body_limit_bytes"
-        );
-        anyhow::ensure!(
-            h.json_body_limit_bytes >= 1024 && h.header_timeout_ms >= 1 && h.body_timeout_ms >= 1,
-            "http: json_body_limit_bytes must be at least 1024, the timeouts positive"
-        );
-        anyhow::ensure!(
-            (0.0..=1.0).contains(&self.policy.verification_liveness_threshold),
-            "policy.verification_liveness_threshold must be in 0..1"
-        );
-        facegate_core::transactions::parse_amount(&self.policy.step_up_amount)
-            .map_err(|e| anyhow::anyhow!("policy.step_up_amount: {e}"))?;
         let a = &self.auth;
         anyhow::ensure!(
             a.access_token_ttl_secs >= 1 && a.refresh_token_ttl_secs >= a.access_token_ttl_secs,
@@ -604,6 +563,59 @@ impl Settings {
         anyhow::ensure!(
             self.database.max_connections >= 1,
             "database.max_connections must be at least 1"
+        );
+        Ok(())
+    }
+
+    /// The decision thresholds, their floor and the policy's limits.
+    fn validate_policy(&self) -> anyhow::Result<()> {
+        for (name, value) in [
+            ("policy.threshold", self.policy.threshold),
+            ("policy.search_threshold", self.policy.search_threshold),
+            ("policy.min_threshold", self.policy.min_threshold),
+        ] {
+            if let Some(t) = value {
+                anyhow::ensure!((-1.0..=1.0).contains(&t), "{name} must be in -1..1");
+            }
+        }
+        let policy = self.policy();
+        anyhow::ensure!(
+            policy.threshold >= policy.min_threshold
+                && policy.search_threshold >= policy.min_threshold,
+            "policy.threshold and policy.search_threshold must be at least policy.min_threshold ({})",
+            policy.min_threshold
+        );
+        anyhow::ensure!(
+            self.policy.max_results >= 1,
+            "policy.max_results must be at least 1"
+        );
+        anyhow::ensure!(
+            self.policy.max_batch_photos >= 1,
+            "policy.max_batch_photos must be at least 1"
+        );
+        anyhow::ensure!(
+            (0.0..=1.0).contains(&self.policy.verification_liveness_threshold),
+            "policy.verification_liveness_threshold must be in 0..1"
+        );
+        facegate_core::transactions::parse_amount(&self.policy.step_up_amount)
+            .map_err(|e| anyhow::anyhow!("policy.step_up_amount: {e}"))?;
+        Ok(())
+    }
+
+    /// Body limits and timeouts of the HTTP server.
+    fn validate_http(&self) -> anyhow::Result<()> {
+        let h = &self.http;
+        anyhow::ensure!(
+            h.body_limit_bytes >= self.vision.limits.max_bytes,
+            "http.body_limit_bytes must be at least vision.limits.max_bytes"
+        );
+        anyhow::ensure!(
+            h.max_body_bytes_in_flight >= h.body_limit_bytes,
+            "http.max_body_bytes_in_flight must be at least http.body_limit_bytes"
+        );
+        anyhow::ensure!(
+            h.json_body_limit_bytes >= 1024 && h.header_timeout_ms >= 1 && h.body_timeout_ms >= 1,
+            "http: json_body_limit_bytes must be at least 1024, the timeouts positive"
         );
         Ok(())
     }
