@@ -158,8 +158,12 @@ async fn resolve(state: &AppState, headers: &HeaderMap) -> Result<Option<Princip
     }
 }
 
+/// The audit log's actor for a request without valid credentials.
+const ANONYMOUS: &str = "anonymous";
+
 /// Resolves the credentials of every API request and records changes (every request
-/// that is not a read) in the audit log, refused ones included.
+/// that is not a read) in the audit log, refused ones included, except a caller's without
+/// valid credentials.
 pub async fn authenticate(
     State(state): State<AppState>,
     mut request: Request,
@@ -183,13 +187,16 @@ pub async fn authenticate(
         Ok(principal) => {
             let actor = principal
                 .as_ref()
-                .map_or_else(|| "anonymous".to_owned(), Principal::actor);
+                .map_or_else(|| ANONYMOUS.to_owned(), Principal::actor);
             request.extensions_mut().insert(Caller(principal));
             (actor, next.run(request).await)
         }
-        Err(e) => ("anonymous".to_owned(), e.into_response()),
+        Err(e) => (ANONYMOUS.to_owned(), e.into_response()),
     };
-    if !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS) {
+    // Anonymous refusals (no or bad credentials, unknown users, limits) are counted by the
+    // request metrics only: one row each would let anyone fill the log.
+    let anonymous_refusal = actor == ANONYMOUS && response.status().is_client_error();
+    if !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS) && !anonymous_refusal {
         let entry = AuditEntry {
             at: now_ms(),
             actor,

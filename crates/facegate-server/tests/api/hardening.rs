@@ -177,7 +177,9 @@ async fn odd_request_ids_are_replaced() {
         ("a b".to_owned(), false),
     ];
     for (sent, kept) in &cases {
-        let response = bare_client()
+        // With the admin key: refusals of callers without credentials are not audited.
+        let response = app
+            .client
             .post(app.url("/api/v1/auth/token"))
             .header("x-request-id", sent)
             .json(&json!({"username": "nobody", "password": "wrong password"}))
@@ -547,5 +549,67 @@ async fn thresholds_cannot_go_below_the_models_floor() {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["matches"], json!([]), "{body}");
+    app.stop().await;
+}
+
+/// Requests without valid credentials that are refused are counted by the request metrics,
+/// not stored one audit row each; an anonymous sign-up that succeeds is still audited.
+#[tokio::test]
+async fn anonymous_refusals_are_counted_not_stored() {
+    let Some(fx) = Fixtures::get() else { return };
+    let dir = temp_dir();
+    let app = TestApp::spawn(&settings(&fx.models, dir.path())).await;
+    let anonymous = bare_client();
+    for _ in 0..30 {
+        let response = anonymous
+            .post(app.url("/api/v1/index"))
+            .send()
+            .await
+            .unwrap();
+        expect_error(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    }
+    for _ in 0..10 {
+        let response = anonymous
+            .delete(app.url("/api/v1/subjects/alice"))
+            .header("x-api-key", "fgk_forged-key-0123456789abcdefghijklmnopq")
+            .send()
+            .await
+            .unwrap();
+        expect_error(response, StatusCode::UNAUTHORIZED, "invalid_api_key").await;
+    }
+    expect_json(register(&app, "carol", PASSWORD).await, StatusCode::CREATED).await;
+
+    let audit = app.get_ok("/api/v1/admin/audit?limit=1000").await;
+    let entries = audit["entries"].as_array().unwrap();
+    assert!(
+        entries
+            .iter()
+            .all(|e| e["actor"] != "anonymous" || e["status"].as_u64() < Some(400)),
+        "{audit}"
+    );
+    assert!(
+        entries.iter().any(|e| e["actor"] == "anonymous"
+            && e["action"] == "POST /api/v1/auth/register"
+            && e["status"] == 201),
+        "{audit}"
+    );
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let refused = metrics
+        .lines()
+        .find(|line| {
+            line.starts_with("facegate_http_requests_total{")
+                && line.contains(r#"route="/api/v1/index""#)
+                && line.contains(r#"status="401""#)
+        })
+        .unwrap_or_else(|| panic!("no count of the refusals:\n{metrics}"));
+    assert!(refused.ends_with(" 30"), "{refused}");
     app.stop().await;
 }
