@@ -49,6 +49,8 @@ pub struct App {
     in_process: bool,
     /// How long a connection may take to send a request head.
     header_timeout: std::time::Duration,
+    /// Webhook deliveries sent at once.
+    delivery_lanes: usize,
 }
 
 /// Ensures the configured admin account and admin API key; with neither key configured
@@ -467,6 +469,7 @@ pub async fn build(settings: &Settings) -> anyhow::Result<App> {
         requests,
         in_process: settings.worker.in_process,
         header_timeout: std::time::Duration::from_millis(settings.http.header_timeout_ms),
+        delivery_lanes: settings.webhooks.concurrency,
     })
 }
 
@@ -478,24 +481,24 @@ impl App {
         stop: &watch::Receiver<bool>,
         with_kafka: bool,
     ) -> Vec<(&'static str, tokio::task::JoinHandle<()>)> {
-        let mut tasks = vec![
-            (
-                "the webhook delivery worker",
+        let mut tasks = vec![(
+            "the job worker",
+            tokio::spawn(jobs::run(
+                self.jobs.clone(),
+                self.jobs_submitted.clone(),
+                stop.clone(),
+            )),
+        )];
+        for _ in 0..self.delivery_lanes {
+            tasks.push((
+                "a webhook delivery worker",
                 tokio::spawn(deliveries::run(
                     self.webhooks.clone(),
                     self.deliveries_due.clone(),
                     stop.clone(),
                 )),
-            ),
-            (
-                "the job worker",
-                tokio::spawn(jobs::run(
-                    self.jobs.clone(),
-                    self.jobs_submitted.clone(),
-                    stop.clone(),
-                )),
-            ),
-        ];
+            ));
+        }
         if with_kafka && let Some(requests) = &self.requests {
             tasks.push((
                 "the Kafka consumer",

@@ -1,6 +1,7 @@
-//! The in-process worker of webhook deliveries: sends due deliveries one at a time until
-//! asked to stop, woken when a finished job queues some, and otherwise polling for
-//! retries that came due.
+//! The in-process workers of webhook deliveries (`webhooks.concurrency` of them side by
+//! side): each sends due deliveries one after another until asked to stop, woken when a
+//! finished job queues some, and otherwise polling for retries that came due. The queue
+//! hands out one delivery per hook at a time, so a slow receiver holds one worker.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -381,6 +381,9 @@ pub struct WebhookSettings {
     /// Allow targets on loopback, private and link-local addresses (SSRF risk: only for
     /// tests or receivers inside a trusted network).
     pub allow_private_targets: bool,
+    /// Deliveries sent at once, each to a different hook: a receiver that is slow to
+    /// answer holds one of them.
+    pub concurrency: usize,
 }
 
 impl Default for WebhookSettings {
@@ -391,6 +394,7 @@ impl Default for WebhookSettings {
             lease_ms: 60_000,
             timeout_ms: 10_000,
             allow_private_targets: false,
+            concurrency: 8,
         }
     }
 }
@@ -404,6 +408,10 @@ impl WebhookSettings {
         anyhow::ensure!(
             u64::try_from(self.lease_ms).is_ok_and(|lease| lease > self.timeout_ms),
             "webhooks.lease_ms must be longer than webhooks.timeout_ms"
+        );
+        anyhow::ensure!(
+            (1..=256).contains(&self.concurrency),
+            "webhooks.concurrency must be 1..=256"
         );
         Ok(())
     }

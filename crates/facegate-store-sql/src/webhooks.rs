@@ -217,7 +217,8 @@ struct TargetRow {
 }
 
 /// The soonest due pending delivery, leased; its sub-select skips rows other replicas are
-/// claiming, like the job queue's.
+/// claiming, like the job queue's, and hooks that have a delivery in flight already, so
+/// that a slow receiver holds up its own deliveries only.
 async fn claim<V>(
     store: &SqlStore<V>,
     now: Timestamp,
@@ -226,10 +227,13 @@ async fn claim<V>(
     let dialect = store.pool.dialect();
     let sql = format!(
         "UPDATE webhook_deliveries SET attempts = attempts + 1, lease_until = $2 \
-         WHERE id = (SELECT id FROM webhook_deliveries \
-                     WHERE state = 'pending' AND next_attempt_at <= $1 \
-                       AND (lease_until IS NULL OR lease_until <= $1) \
-                     ORDER BY next_attempt_at, created_at, id{} LIMIT 1{}) \
+         WHERE id = (SELECT d.id FROM webhook_deliveries AS d \
+                     WHERE d.state = 'pending' AND d.next_attempt_at <= $1 \
+                       AND (d.lease_until IS NULL OR d.lease_until <= $1) \
+                       AND NOT EXISTS (SELECT 1 FROM webhook_deliveries AS busy \
+                                       WHERE busy.webhook_id = d.webhook_id \
+                                         AND busy.state = 'pending' AND busy.lease_until > $1) \
+                     ORDER BY d.next_attempt_at, d.created_at, d.id{} LIMIT 1{}) \
          RETURNING {DELIVERY_COLUMNS}",
         dialect.byte_order, dialect.skip_locked
     );

@@ -107,10 +107,19 @@ impl WebhookStore for MemoryStore {
     ) -> Result<Option<ClaimedDelivery>> {
         let mut memory = self.0.lock().unwrap();
         let Memory { hooks, deliveries } = &mut *memory;
+        // One delivery per hook at a time, like the stores.
+        let busy: Vec<String> = deliveries
+            .iter()
+            .filter(|(d, lease)| {
+                d.state == DeliveryState::Pending && lease.is_some_and(|l| l > now)
+            })
+            .map(|(d, _)| d.webhook_id.clone())
+            .collect();
         let Some((delivery, lease)) = deliveries.iter_mut().find(|(d, lease)| {
             d.state == DeliveryState::Pending
                 && d.next_attempt_at <= now
                 && lease.is_none_or(|l| l <= now)
+                && !busy.contains(&d.webhook_id)
         }) else {
             return Ok(None);
         };

@@ -1,7 +1,8 @@
 //! Webhooks end to end: a user registers a hook on a receiver started here, verifies
 //! their face, and the receiver gets the signed result, retried once after a 500; the
 //! delivery log says so. Other users' hooks hear nothing; API keys without `admin` may not
-//! register; internal targets are refused unless allowed.
+//! register; internal targets are refused unless allowed; a slow receiver delays no one
+//! else's deliveries.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -355,5 +356,65 @@ async fn internal_targets_and_keys_without_admin_are_refused() {
         "unauthorized",
     )
     .await;
+    app.stop().await;
+}
+
+/// A receiver on `127.0.0.1:0` that takes a minute to answer; answers what it was sent.
+async fn slow_receiver() -> (String, Requests) {
+    let requests = Requests::default();
+    let seen = requests.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        post(move |headers: HeaderMap, body: Bytes| {
+            let seen = seen.clone();
+            async move {
+                seen.lock()
+                    .unwrap()
+                    .push((headers, String::from_utf8(body.to_vec()).unwrap()));
+                tokio::time::sleep(Duration::from_mins(1)).await;
+                AxumStatus::OK
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{address}/hook"), requests)
+}
+
+/// Deliveries go out side by side, one per hook at a time: while Alice's receiver sits
+/// on her first delivery (and her next ones wait for it), Bob's is delivered.
+#[tokio::test]
+async fn a_slow_receiver_delays_no_one_elses_deliveries() {
+    let Some(fx) = Fixtures::get() else { return };
+    let dir = temp_dir();
+    let mut s = settings(&fx.models, dir.path());
+    s.webhooks.allow_private_targets = true;
+    let app = TestApp::spawn(&s).await;
+    let (slow_url, slow) = slow_receiver().await;
+    let (fast_url, fast) = receiver().await;
+    let alice = sign_up(&app, "alice").await;
+    let bob = sign_up(&app, "bob").await;
+    for (user, url) in [(&alice, &slow_url), (&bob, &fast_url)] {
+        expect_json(
+            register(user, &json!({"url": url})).await,
+            StatusCode::CREATED,
+        )
+        .await;
+    }
+    let selfie = || crate::helpers::image_form("file", fx.lfw.photo(PERSON, 0));
+    for _ in 0..3 {
+        let verify = alice.post("/api/v1/auth/verify").multipart(selfie());
+        expect_json(verify.send().await.unwrap(), StatusCode::ACCEPTED).await;
+    }
+    wait_for(&slow, 1).await;
+    let verify = bob.post("/api/v1/auth/verify").multipart(selfie());
+    expect_json(verify.send().await.unwrap(), StatusCode::ACCEPTED).await;
+    wait_for(&fast, 1).await;
+    assert_eq!(
+        slow.lock().unwrap().len(),
+        1,
+        "Alice's receiver got her next deliveries while it still held the first"
+    );
     app.stop().await;
 }
