@@ -44,7 +44,13 @@ impl MemoryRateLimiter {
 
 #[async_trait]
 impl RateLimiter for MemoryRateLimiter {
-    async fn hit(&self, bucket: &str, limit: u32, window_ms: i64) -> Result<RateDecision> {
+    async fn hit_many(
+        &self,
+        bucket: &str,
+        cost: u32,
+        limit: u32,
+        window_ms: i64,
+    ) -> Result<RateDecision> {
         let now = self.clock.now();
         let start = window_start(now, window_ms.max(1));
         let mut buckets = self.buckets.lock();
@@ -57,9 +63,12 @@ impl RateLimiter for MemoryRateLimiter {
         if entry.0 != start {
             *entry = (start, 0, window_ms);
         }
-        entry.1 = entry.1.saturating_add(1);
+        let allowed = entry.1.saturating_add(cost) <= limit;
+        if allowed {
+            entry.1 += cost;
+        }
         Ok(RateDecision {
-            allowed: entry.1 <= limit,
+            allowed,
             limit,
             remaining: limit.saturating_sub(entry.1),
             reset_ms: start + window_ms - now,
@@ -100,5 +109,10 @@ mod tests {
         assert_eq!(late.reset_ms, 1);
         clock.0.store(120_000, Ordering::SeqCst);
         assert!(limiter.hit("key:a", 3, 60_000).await.unwrap().allowed);
+        // Several hits at once: refused whole, and not counted, past the limit.
+        let batch = limiter.hit_many("key:a", 3, 3, 60_000).await.unwrap();
+        assert_eq!((batch.allowed, batch.remaining), (false, 2));
+        let fits = limiter.hit_many("key:a", 2, 3, 60_000).await.unwrap();
+        assert_eq!((fits.allowed, fits.remaining), (true, 0));
     }
 }

@@ -9,13 +9,20 @@ use facegate_core::ports::{CacheHealth, Clock, RateDecision, RateLimiter};
 use crate::connection::{ConnectError, RedisClient, RedisOptions};
 use crate::rate_limit::{MemoryRateLimiter, window_start};
 
-/// Counts the hit and gives a new window's key its expiry, in one step.
+/// Counts `ARGV[2]` hits unless they take the count past the limit `ARGV[3]`, and gives a
+/// new window's key its expiry (`ARGV[1]` ms), in one step; answers whether they were
+/// counted and the count.
 const INCR_SCRIPT: &str = r"
-local n = redis.call('INCR', KEYS[1])
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+local cost = tonumber(ARGV[2])
+if n + cost > tonumber(ARGV[3]) then
+  return {0, n}
+end
+n = redis.call('INCRBY', KEYS[1], cost)
 if redis.call('PTTL', KEYS[1]) < 0 then
   redis.call('PEXPIRE', KEYS[1], ARGV[1])
 end
-return n
+return {1, n}
 ";
 
 /// Counts hits per bucket in fixed windows under `rl:<bucket>:<window start>`, aligned
@@ -66,29 +73,35 @@ impl RedisRateLimiter {
 
 #[async_trait]
 impl RateLimiter for RedisRateLimiter {
-    async fn hit(&self, bucket: &str, limit: u32, window_ms: i64) -> Result<RateDecision> {
+    async fn hit_many(
+        &self,
+        bucket: &str,
+        cost: u32,
+        limit: u32,
+        window_ms: i64,
+    ) -> Result<RateDecision> {
         let window_ms = window_ms.max(1);
-        let local = self.local.hit(bucket, limit, window_ms).await?;
+        let local = self.local.hit_many(bucket, cost, limit, window_ms).await?;
         let now = self.clock.now();
         let start = window_start(now, window_ms);
         let key = self.client.key(&format!("rl:{bucket}:{start}"));
         // The key outlives its window by up to a window, which covers clocks a little
         // apart.
         let mut invocation = self.script.key(key);
-        invocation.arg(window_ms);
+        invocation.arg(window_ms).arg(cost).arg(limit);
         let invocation = &invocation;
-        let count = self
+        let counted = self
             .client
             .run("rate_limit", |mut c| async move {
-                invocation.invoke_async::<i64>(&mut c).await
+                invocation.invoke_async::<(i64, i64)>(&mut c).await
             })
             .await;
-        let Some(count) = count else {
+        let Some((allowed, count)) = counted else {
             return Ok(local);
         };
         let count = u32::try_from(count.max(0)).unwrap_or(u32::MAX);
         Ok(RateDecision {
-            allowed: count <= limit,
+            allowed: allowed == 1,
             limit,
             remaining: limit.saturating_sub(count),
             reset_ms: start + window_ms - now,

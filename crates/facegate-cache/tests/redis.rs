@@ -156,6 +156,10 @@ async fn two_replicas_share_one_window() {
     assert_eq!(over.remaining, 0);
     assert_eq!(over.reset_ms, 48_000);
     assert!(a.hit("key:2", 3, 60_000).await.unwrap().allowed);
+    // Several hits at once (a batch's photos) count together, or not at all.
+    assert!(b.hit_many("key:3", 3, 3, 60_000).await.unwrap().allowed);
+    let batch = a.hit_many("key:3", 2, 3, 60_000).await.unwrap();
+    assert_eq!((batch.allowed, batch.remaining), (false, 0));
 
     let mut raw = server.raw().await;
     let key = format!("rl:key:1:{start}");
@@ -164,7 +168,7 @@ async fn two_replicas_share_one_window() {
         .query_async(&mut raw)
         .await
         .unwrap();
-    assert_eq!(count, 4);
+    assert_eq!(count, 3, "the refused hit is not counted");
     let ttl: i64 = redis::cmd("PTTL")
         .arg(&key)
         .query_async(&mut raw)

@@ -296,29 +296,64 @@ pub async fn enforce(
         },
         _ => format!("ip:{ip}"),
     };
-    let bucket = format!("{}:{who}", limit.name);
-    match state.limiter.hit(&bucket, limit.per_minute, 60_000).await {
-        Ok(decision) if !decision.allowed => {
-            let mut response = ApiError(Failure::new(
-                ErrorCode::RateLimited,
-                format!(
-                    "rate limit of {} requests per minute reached; retry later",
-                    limit.per_minute
-                ),
-            ))
-            .into_response();
-            rate_headers(&mut response, &decision);
-            response
-        }
+    let charge = RateCharge {
+        bucket: format!("{}:{who}", limit.name),
+        per_minute: limit.per_minute,
+    };
+    match charge.count(&state, 1).await {
+        Err(refused) => refused,
         Ok(decision) => {
+            let mut request = request;
+            request.extensions_mut().insert(charge);
             let mut response = next.run(request).await;
-            rate_headers(&mut response, &decision);
+            if let Some(decision) = decision {
+                rate_headers(&mut response, &decision);
+            }
             response
         }
-        Err(e) => {
-            // A limiter fault must not take the API down: serve, and say so once per request.
-            tracing::warn!(error = %e, bucket, "rate limiter unavailable; request not counted");
-            next.run(request).await
+    }
+}
+
+/// The rate-limit bucket a request was counted in, for a handler whose request counts as
+/// more than one (a batch counts each of its photos).
+#[derive(Debug, Clone)]
+pub struct RateCharge {
+    bucket: String,
+    per_minute: u32,
+}
+
+impl RateCharge {
+    /// Counts `cost` hits against the limit: the decision (`None` when the limiter is out
+    /// of order: a limiter fault must not take the API down, so the request is served
+    /// uncounted), or the `429 rate_limited` answer when they would go past it.
+    pub async fn count(
+        &self,
+        state: &AppState,
+        cost: u32,
+    ) -> Result<Option<RateDecision>, Response> {
+        let bucket = &self.bucket;
+        match state
+            .limiter
+            .hit_many(bucket, cost, self.per_minute, 60_000)
+            .await
+        {
+            Ok(decision) if !decision.allowed => {
+                let mut response = ApiError(Failure::new(
+                    ErrorCode::RateLimited,
+                    format!(
+                        "rate limit of {} per minute reached ({} left, {cost} asked); retry later",
+                        self.per_minute, decision.remaining
+                    ),
+                ))
+                .into_response();
+                rate_headers(&mut response, &decision);
+                Err(response)
+            }
+            Ok(decision) => Ok(Some(decision)),
+            Err(e) => {
+                tracing::warn!(error = %e, bucket, "rate limiter unavailable; request not counted");
+                Ok(None)
+            }
         }
     }
 }

@@ -165,7 +165,20 @@ pub struct RateDecision {
 /// is (Redis).
 #[async_trait]
 pub trait RateLimiter: Send + Sync {
-    async fn hit(&self, bucket: &str, limit: u32, window_ms: i64) -> Result<RateDecision>;
+    /// Counts `cost` hits on `bucket` in the current window of `window_ms`, unless they
+    /// would take it past `limit`: then it is refused and nothing is counted.
+    async fn hit_many(
+        &self,
+        bucket: &str,
+        cost: u32,
+        limit: u32,
+        window_ms: i64,
+    ) -> Result<RateDecision>;
+
+    /// Counts one hit.
+    async fn hit(&self, bucket: &str, limit: u32, window_ms: i64) -> Result<RateDecision> {
+        self.hit_many(bucket, 1, limit, window_ms).await
+    }
 }
 
 /// Why an access token was refused.

@@ -1,8 +1,9 @@
 //! Photo collections (FacePass): index event photos per session, search with a selfie.
 
-use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use facegate_core::model::SessionStatus;
 use facegate_core::service::{BatchPhoto, Search};
 use serde::Deserialize;
@@ -10,6 +11,7 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use super::first_image;
+use crate::access::RateCharge;
 use crate::error::ApiError;
 use crate::json::JsonBody;
 use crate::state::AppState;
@@ -107,8 +109,20 @@ pub async fn index(
     responses((status = 200, description = "Per-photo results")))]
 pub async fn index_batch(
     State(state): State<AppState>,
+    charge: Option<Extension<RateCharge>>,
     JsonBody(form): JsonBody<BatchForm>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
+    // The request counted one against the index limit; each further photo counts too
+    // (a batch over the size limit is refused below, uncounted).
+    let photos = form.photos.len();
+    let more = u32::try_from(photos.saturating_sub(1)).unwrap_or(u32::MAX);
+    if let Some(Extension(charge)) = charge
+        && more > 0
+        && photos <= state.service.policy().max_batch_photos
+        && let Err(refused) = charge.count(&state, more).await
+    {
+        return Ok(refused);
+    }
     let photos = form
         .photos
         .into_iter()
@@ -124,7 +138,8 @@ pub async fn index_batch(
         "indexed": items.len() - failed,
         "failed": failed,
         "items": items,
-    })))
+    }))
+    .into_response())
 }
 
 /// Delete a session and everything indexed in it.

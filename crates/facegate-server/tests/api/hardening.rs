@@ -264,14 +264,16 @@ async fn data_files_are_private() {
 }
 
 /// A batch reads under the import prefix only (not users' scan photos or uploads), holds
-/// at most `policy.max_batch_photos` photos, and a key the store cannot hold is the
-/// caller's mistake, told without the store's paths.
+/// at most `policy.max_batch_photos` photos, counts each photo against the index rate
+/// limit, and a key the store cannot hold is the caller's mistake, told without the
+/// store's paths.
 #[tokio::test]
 async fn batches_are_bounded_and_confined_to_the_import_prefix() {
     let Some(fx) = Fixtures::get() else { return };
     let dir = temp_dir();
     let mut s = settings(&fx.models, dir.path());
     s.policy.max_batch_photos = 3;
+    s.http.rate_limits.index_per_key_per_minute = 5;
     let blobs = blob_dir(&s);
     for folder in ["imports/event", "scans"] {
         std::fs::create_dir_all(blobs.join(folder)).unwrap();
@@ -279,6 +281,7 @@ async fn batches_are_bounded_and_confined_to_the_import_prefix() {
     std::fs::write(blobs.join("imports/event/a.jpg"), fx.lfw.photo(PERSON, 0)).unwrap();
     std::fs::write(blobs.join("scans/private.jpg"), fx.lfw.photo(PERSON, 1)).unwrap();
     let app = TestApp::spawn(&s).await;
+    within_one_rate_window(30).await;
 
     let long = "k".repeat(300);
     let request = json!({
@@ -324,6 +327,27 @@ async fn batches_are_bounded_and_confined_to_the_import_prefix() {
     });
     let response = app.post_json("/api/v1/index/batch", &too_many).await;
     expect_error(response, StatusCode::BAD_REQUEST, "validation_failed").await;
+
+    // Each photo counts against the index limit (5 a minute here): 3, then 1 for the
+    // refused request, so a batch of two goes past it and is refused whole.
+    let two = json!({
+        "session_id": "event",
+        "photos": [
+            {"photo_id": "b", "key": "event/a.jpg"},
+            {"photo_id": "c", "key": "event/a.jpg"},
+        ],
+    });
+    let response = app.post_json("/api/v1/index/batch", &two).await;
+    let body = expect_error(response, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("0 left, 1 asked"),
+        "{body}"
+    );
+    // Nothing of it was indexed.
+    assert_eq!(app.session_status("event").await["indexed_photos"], 1);
     app.stop().await;
 }
 
