@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every backend of the production path, started for one test run on 127.0.0.1, each on a
 # free port with its data in a temporary folder: PostgreSQL 18 + pgvector, Redis, a
-# Kafka-protocol broker (tansu, sqlite storage) and an S3-compatible server (s3s-fs).
+# Kafka-protocol broker (tansu, sqlite storage) and an S3-compatible server (s3s-fs); and
+# a PostgreSQL that accepts TLS connections only, for the TLS test.
 #
 #   eval "$(scripts/test-services.sh start)"   # exports the FACEGATE_TEST_* variables
 #   scripts/test-services.sh stop
@@ -56,13 +57,15 @@ stop_redis() {
 }
 
 start() {
-    local database redis s3 s3_root kafka
+    local database redis s3 s3_root kafka tls_database
     database="$("$ROOT/scripts/test-postgres.sh" start)"
     redis="$(start_redis)"
     s3="$("$ROOT/scripts/test-s3.sh" start)"
     s3_root="$("$ROOT/scripts/test-s3.sh" root)"
     kafka="$("$ROOT/scripts/test-kafka.sh" start)"
+    tls_database="$("$ROOT/scripts/test-postgres-tls.sh" start)"
     printf 'export FACEGATE_TEST_DATABASE_URL=%q\n' "$database"
+    printf 'export FACEGATE_TEST_TLS_DATABASE_URL=%q\n' "$tls_database"
     printf 'export FACEGATE_TEST_REDIS_URL=%q\n' "$redis"
     printf 'export FACEGATE_TEST_S3_ENDPOINT=%q\n' "$s3"
     printf 'export FACEGATE_TEST_S3_ROOT=%q\n' "$s3_root"
@@ -74,6 +77,7 @@ stop() {
     "$ROOT/scripts/test-s3.sh" stop >/dev/null 2>&1 || true
     stop_redis
     "$ROOT/scripts/test-postgres.sh" stop >/dev/null 2>&1 || true
+    "$ROOT/scripts/test-postgres-tls.sh" stop >/dev/null 2>&1 || true
     log "stopped"
 }
 

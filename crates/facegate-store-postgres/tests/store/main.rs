@@ -46,5 +46,6 @@ mod conformance {
 mod lifecycle;
 mod metrics;
 mod support;
+mod tls;
 mod users;
 mod webhooks;

@@ -13,6 +13,21 @@ const URL_VARIABLE: &str = "FACEGATE_TEST_DATABASE_URL";
 /// When `1`, a missing server fails the tests instead of skipping them.
 const REQUIRE_VARIABLE: &str = "FACEGATE_REQUIRE_SERVICES";
 
+/// The URL of a test server in `variable` (started by `script`), or `None` (the test
+/// skipped) when it is not set; with `FACEGATE_REQUIRE_SERVICES=1` its absence fails.
+pub fn server(variable: &str, script: &str, test: &str) -> Option<String> {
+    if let Ok(url) = std::env::var(variable) {
+        return Some(url);
+    }
+    assert!(
+        std::env::var(REQUIRE_VARIABLE).as_deref() != Ok("1"),
+        "{REQUIRE_VARIABLE}=1 but {variable} is not set: start a server with \
+         `export {variable}=\"$({script} start)\"`"
+    );
+    eprintln!("skipping {test}: {variable} is not set ({script} start)");
+    None
+}
+
 /// A database of its own for one test, created on the test server. Databases are left
 /// behind (a store may still hold connections to it); `scripts/test-postgres.sh stop`
 /// removes the whole cluster.
@@ -23,17 +38,7 @@ pub struct TestDatabase {
 impl TestDatabase {
     /// A new empty database, or `None` (test skipped) when no server is configured.
     pub async fn create(test: &str) -> Option<Self> {
-        let Ok(server) = std::env::var(URL_VARIABLE) else {
-            assert!(
-                std::env::var(REQUIRE_VARIABLE).as_deref() != Ok("1"),
-                "{REQUIRE_VARIABLE}=1 but {URL_VARIABLE} is not set: start a server with \
-                 `export {URL_VARIABLE}=\"$(scripts/test-postgres.sh start)\"`"
-            );
-            eprintln!(
-                "skipping {test}: {URL_VARIABLE} is not set (scripts/test-postgres.sh start)"
-            );
-            return None;
-        };
+        let server = server(URL_VARIABLE, "scripts/test-postgres.sh", test)?;
         let name = format!("test_{}", uuid::Uuid::new_v4().simple());
         let mut admin = PgConnection::connect(&server)
             .await
