@@ -7,9 +7,9 @@
 #
 # It runs Debian's PostgreSQL (package postgresql, built with OpenSSL; installed here when
 # missing and allowed: as root) as the system user facegate-pg on 127.0.0.1, a free port.
-# pg_hba.conf trusts TLS connections from 127.0.0.1 and rejects plain ones. The CA, the
-# server's key and certificate (for 127.0.0.1 and localhost, valid two days) are made
-# with openssl in the server's folder; the URL names the CA file as sslrootcert.
+# pg_hba.conf trusts TLS connections from 127.0.0.1 and rejects plain ones. The CA and the
+# server's certificate come from scripts/test-tls-certs.sh, in the server's folder; the
+# URL names the CA file as sslrootcert.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -37,18 +37,6 @@ server_bin() {
     printf '%s\n' "$bin"
 }
 
-certificates() {
-    local dir="$1"
-    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=facegate test CA" \
-        -keyout "$dir/ca.key" -out "$dir/ca.pem" 2>/dev/null
-    openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
-        -keyout "$dir/server.key" -out "$dir/server.csr" 2>/dev/null
-    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$dir/san.ext"
-    openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" \
-        -CAcreateserial -days 2 -extfile "$dir/san.ext" -out "$dir/server.pem" 2>/dev/null
-    chmod 600 "$dir/server.key"
-}
-
 start() {
     stop
     if [[ "$(id -u)" == 0 ]] && ! id -u "$PG_USER" >/dev/null 2>&1; then
@@ -57,8 +45,7 @@ start() {
     fi
     local bin port
     bin="$(server_bin)"
-    mkdir -p "$STATE/tls"
-    certificates "$STATE/tls"
+    "$ROOT/scripts/test-tls-certs.sh" "$STATE/tls"
     if [[ "$(id -u)" == 0 ]]; then chown -R "$PG_USER" "$STATE"; fi
     as_server_user "$bin/initdb" -D "$STATE/data" -U postgres --auth=trust -E UTF8 \
         --no-locale --no-sync >"$STATE/initdb.log" 2>&1 ||

@@ -24,6 +24,12 @@ pub struct RedisOptions {
     pub warn_every: Duration,
     /// Put before every key, so several deployments can share one Redis.
     pub key_prefix: String,
+    /// For a `rediss://` URL: the CA that signed the server's certificate (PEM), instead
+    /// of the system's roots.
+    pub tls_ca: Option<Vec<u8>>,
+    /// For a `rediss://` URL: a client certificate and its key (PEM), where the server
+    /// asks for one.
+    pub tls_client: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 impl Default for RedisOptions {
@@ -34,6 +40,8 @@ impl Default for RedisOptions {
             retry_after: Duration::from_secs(1),
             warn_every: Duration::from_mins(1),
             key_prefix: String::new(),
+            tls_ca: None,
+            tls_client: None,
         }
     }
 }
@@ -87,10 +95,24 @@ fn is_unreachable(error: &RedisError) -> bool {
 impl RedisClient {
     /// Sets up the connection and tries it once. Only a malformed URL is an error: when
     /// Redis is down the client starts degraded and connects when Redis is back. Must be
-    /// called inside a Tokio runtime.
+    /// called inside a Tokio runtime; a `rediss://` URL needs the process's rustls crypto
+    /// provider installed (`facegate` installs ring at start).
     pub async fn connect(url: &str, options: RedisOptions) -> Result<Self, ConnectError> {
-        let client =
-            redis::Client::open(url).map_err(|e| ConnectError::InvalidUrl(e.to_string()))?;
+        let client = if options.tls_ca.is_some() || options.tls_client.is_some() {
+            let certificates = redis::TlsCertificates {
+                client_tls: options.tls_client.clone().map(|(client_cert, client_key)| {
+                    redis::ClientTlsConfig {
+                        client_cert,
+                        client_key,
+                    }
+                }),
+                root_cert: options.tls_ca.clone(),
+            };
+            redis::Client::build_with_tls(url, certificates)
+        } else {
+            redis::Client::open(url)
+        }
+        .map_err(|e| ConnectError::InvalidUrl(e.to_string()))?;
         // No retries inside the manager: a failed call must fail fast, and the next call
         // (after `retry_after`) reconnects anyway.
         let config = ConnectionManagerConfig::new()

@@ -44,15 +44,33 @@ fn free_port() -> u16 {
 struct Server {
     binary: PathBuf,
     port: u16,
+    /// A folder with `ca.pem`, `server.pem` and `server.key`: TLS only, on `port`.
+    tls: Option<PathBuf>,
     child: Option<Child>,
 }
 
 impl Server {
     /// `None` when the tests are skipped.
     fn start() -> Option<Self> {
+        Self::start_with(None)
+    }
+
+    /// A server that speaks TLS only, with a certificate from a throwaway CA (in `dir`).
+    fn start_tls(dir: PathBuf) -> Option<Self> {
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../scripts/test-tls-certs.sh"
+        );
+        let made = Command::new(script).arg(&dir).status().unwrap();
+        assert!(made.success(), "{script} failed");
+        Self::start_with(Some(dir))
+    }
+
+    fn start_with(tls: Option<PathBuf>) -> Option<Self> {
         let mut server = Self {
             binary: redis_server_binary()?,
             port: free_port(),
+            tls,
             child: None,
         };
         server.restart();
@@ -65,9 +83,30 @@ impl Server {
 
     fn restart(&mut self) {
         assert!(self.child.is_none(), "already running");
+        let port = self.port.to_string();
+        let listen = match &self.tls {
+            None => vec!["--port".into(), port],
+            Some(dir) => {
+                let file = |name: &str| dir.join(name).display().to_string();
+                vec![
+                    "--port".into(),
+                    "0".into(),
+                    "--tls-port".into(),
+                    port,
+                    "--tls-cert-file".into(),
+                    file("server.pem"),
+                    "--tls-key-file".into(),
+                    file("server.key"),
+                    "--tls-ca-cert-file".into(),
+                    file("ca.pem"),
+                    "--tls-auth-clients".into(),
+                    "no".into(),
+                ]
+            }
+        };
         let child = Command::new(&self.binary)
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
+            .args(listen)
+            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
@@ -303,4 +342,40 @@ async fn a_malformed_url_is_refused() {
         let err = RedisCache::connect(url, RedisOptions::default()).await;
         assert!(err.is_err(), "{url}");
     }
+}
+
+/// `rediss://`: the cache works over TLS with the server's CA configured; without it (the
+/// system's roots) or over plain TCP the server cannot be used, and the adapters say so
+/// by running degraded.
+#[tokio::test]
+async fn a_rediss_url_with_the_servers_ca_works_over_tls() {
+    let dir = std::env::temp_dir().join(format!("facegate-redis-tls-{}", std::process::id()));
+    let Some(server) = Server::start_tls(dir.clone()) else {
+        return;
+    };
+    // The process's TLS provider, as `facegate` installs it at start.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let url = format!("rediss://127.0.0.1:{}/", server.port);
+    let options = RedisOptions {
+        tls_ca: Some(std::fs::read(dir.join("ca.pem")).unwrap()),
+        ..fast_options()
+    };
+    let client = RedisClient::connect(&url, options).await.unwrap();
+    let cache = RedisCache::new(client.clone());
+    cache.set("k", b"over tls", 60_000).await;
+    assert_eq!(cache.get("k").await.as_deref(), Some(&b"over tls"[..]));
+    assert!(!client.health().degraded, "{:?}", client.health());
+
+    for (url, what) in [
+        (url.as_str(), "the system's roots do not know the test CA"),
+        (
+            &format!("redis://127.0.0.1:{}/", server.port)[..],
+            "plain TCP",
+        ),
+    ] {
+        let client = RedisClient::connect(url, fast_options()).await.unwrap();
+        assert!(client.health().degraded, "{what}");
+    }
+    drop(server);
+    std::fs::remove_dir_all(dir).unwrap();
 }

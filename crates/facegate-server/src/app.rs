@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use facegate_blob::{ObjectBlobStore, ScopedBlobs};
-use facegate_cache::{MemoryRateLimiter, RedisCache, RedisClient, RedisOptions, RedisRateLimiter};
+use facegate_cache::{MemoryRateLimiter, RedisCache, RedisClient, RedisRateLimiter};
 use facegate_core::account::Role;
 use facegate_core::accounts::{AccountPorts, AccountService, AuthPolicy};
 use facegate_core::cached::{CachedCollections, CachedEngine};
@@ -196,15 +196,9 @@ async fn adapters(settings: &Settings, metrics: Arc<dyn Metrics>) -> anyhow::Res
     let mut limiter: Arc<dyn RateLimiter> = Arc::new(MemoryRateLimiter::new(clock.clone()));
     let redis = match settings.cache.redis_url() {
         Some(url) => Some(
-            RedisClient::connect(
-                url,
-                RedisOptions {
-                    key_prefix: settings.cache.key_prefix.clone(),
-                    ..RedisOptions::default()
-                },
-            )
-            .await
-            .context("invalid cache.redis_url")?,
+            RedisClient::connect(url, settings.cache.redis_options()?)
+                .await
+                .context("invalid cache.redis_url")?,
         ),
         None => None,
     };

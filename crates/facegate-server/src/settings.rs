@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use anyhow::Context as _;
+use facegate_cache::RedisOptions;
 use facegate_core::Policy;
 use facegate_http::HttpConfig;
 use facegate_queue::KafkaSettings;
@@ -178,6 +180,13 @@ pub struct CacheSettings {
     pub status_ttl_secs: u64,
     /// Put before every key, so that several deployments can share one Redis.
     pub key_prefix: String,
+    /// For a `rediss://` URL: the CA file (PEM) that signed the server's certificate;
+    /// unset: the system's roots.
+    pub tls_ca_file: Option<PathBuf>,
+    /// For a `rediss://` URL: a client certificate and its key (PEM files), where the
+    /// server asks for one.
+    pub tls_cert_file: Option<PathBuf>,
+    pub tls_key_file: Option<PathBuf>,
 }
 
 impl Default for CacheSettings {
@@ -187,11 +196,32 @@ impl Default for CacheSettings {
             embedding_ttl_secs: 24 * 3600,
             status_ttl_secs: 300,
             key_prefix: "facegate:".to_owned(),
+            tls_ca_file: None,
+            tls_cert_file: None,
+            tls_key_file: None,
         }
     }
 }
 
 impl CacheSettings {
+    /// The connection options: the key prefix and the TLS files, read now.
+    pub fn redis_options(&self) -> anyhow::Result<RedisOptions> {
+        let read = |path: &PathBuf| {
+            std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+        };
+        let tls_client = match (&self.tls_cert_file, &self.tls_key_file) {
+            (Some(cert), Some(key)) => Some((read(cert)?, read(key)?)),
+            (None, None) => None,
+            _ => anyhow::bail!("cache.tls_cert_file and cache.tls_key_file go together"),
+        };
+        Ok(RedisOptions {
+            key_prefix: self.key_prefix.clone(),
+            tls_ca: self.tls_ca_file.as_ref().map(read).transpose()?,
+            tls_client,
+            ..RedisOptions::default()
+        })
+    }
+
     pub fn redis_url(&self) -> Option<&str> {
         non_empty(self.redis_url.as_deref())
     }
@@ -567,6 +597,7 @@ impl Settings {
         a.admin_api_key()?;
         a.admin_password()?;
         self.security.encryption_key()?;
+        self.cache.redis_options()?;
         self.database.url()?;
         anyhow::ensure!(
             self.database.max_connections >= 1,
