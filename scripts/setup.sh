@@ -14,6 +14,8 @@ command -v pkg-config >/dev/null || missing+=(pkg-config)
 # librdkafka is built from source by the rdkafka crate (Debian's is too old).
 command -v cmake >/dev/null || missing+=(cmake)
 dpkg -s libcurl4-openssl-dev >/dev/null 2>&1 || missing+=(libcurl4-openssl-dev)
+# librdkafka's TLS and SASL/SCRAM to managed brokers.
+dpkg -s libssl-dev >/dev/null 2>&1 || missing+=(libssl-dev)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing system packages: ${missing[*]}"
   if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi

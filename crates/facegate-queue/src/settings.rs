@@ -214,4 +214,23 @@ mod tests {
         assert_eq!(shown.properties["security.protocol"], "SASL_SSL");
         assert_eq!(settings.properties["sasl.password"], "hunter2");
     }
+
+    /// librdkafka is built with OpenSSL: a managed broker's TLS and SASL/SCRAM settings
+    /// make a client (without OpenSSL, librdkafka refuses `security.protocol=SASL_SSL`).
+    #[test]
+    fn clients_speak_tls_and_sasl_scram() {
+        let mut settings = KafkaSettings::default();
+        for (name, value) in [
+            ("security.protocol", "SASL_SSL"),
+            ("sasl.mechanism", "SCRAM-SHA-512"),
+            ("sasl.username", "facegate"),
+            ("sasl.password", "secret"),
+            ("ssl.endpoint.identification.algorithm", "https"),
+        ] {
+            settings.properties.insert(name.into(), value.into());
+        }
+        let producer: Result<rdkafka::producer::BaseProducer, _> =
+            settings.client_config(&[]).create();
+        assert!(producer.is_ok(), "{:?}", producer.err());
+    }
 }
