@@ -27,6 +27,9 @@ const JOB_COLUMNS: &str =
 /// A job is due when it is queued and past its retry time, or running with an expired
 /// lease (`$1` is now). `state <> 'done'` lets the planner use the partial index of
 /// unfinished jobs.
+/// How far back a user's last claim or finish counts when users take turns.
+const RECENTLY_MS: i64 = 60_000;
+
 const DUE: &str = "state <> 'done' AND ((state = 'queued' AND run_after <= $1) \
                    OR (state = 'running' AND lease_until <= $1))";
 
@@ -116,11 +119,18 @@ async fn claim<V>(
     lease_until: Timestamp,
 ) -> Result<Option<Job>, StoreError> {
     let dialect = store.pool.dialect();
-    let oldest_due = format!(
-        "id = (SELECT id FROM jobs WHERE {DUE} ORDER BY created_at, id{} LIMIT 1{})",
-        dialect.byte_order, dialect.skip_locked
+    // Users take turns: the due job of the user served least recently (claims and
+    // finishes of the last minute) goes first, then the oldest; so one user's backlog
+    // does not hold up another's job.
+    let next_due = format!(
+        "id = (SELECT j.id FROM jobs AS j WHERE {DUE} \
+               ORDER BY COALESCE((SELECT max(e.updated_at) FROM jobs AS e \
+                                  WHERE e.user_id = j.user_id AND e.state <> 'queued' \
+                                    AND e.updated_at > $1 - {RECENTLY_MS}), 0), \
+                        j.created_at, j.id{} LIMIT 1{})",
+        dialect.byte_order, dialect.skip_locked,
     );
-    lease(store, &oldest_due, None, now, lease_until).await
+    lease(store, &next_due, None, now, lease_until).await
 }
 
 async fn claim_job<V>(

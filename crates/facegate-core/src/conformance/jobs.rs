@@ -1,4 +1,4 @@
-//! The job queue: claim order, claims by id, leases, retries, results and concurrent
+//! The job queue: claim order (users take turns), claims by id, leases, retries, results and concurrent
 //! claimers.
 
 use std::collections::HashSet;
@@ -67,6 +67,30 @@ pub async fn jobs_are_claimed_oldest_first_once_due<S: JobQueue + UserStore + ?S
     assert_eq!(claimed_id(store, 500, 10_000).await, None);
     assert_eq!(claimed_id(store, 900, 10_000).await.as_deref(), Some("j4"));
     assert!(store.job("missing").await.unwrap().is_none());
+}
+
+/// Users take turns: the job of the user served least recently goes first, so one user's
+/// backlog does not hold up another's job.
+pub async fn users_take_turns<S: JobQueue + UserStore + ?Sized>(store: &S) {
+    add_user(store, "u1", 0).await;
+    add_user(store, "u2", 0).await;
+    for (id, user_id, created_at) in [
+        ("a1", "u1", 100),
+        ("a2", "u1", 110),
+        ("a3", "u1", 120),
+        ("b1", "u2", 130),
+        ("b2", "u2", 140),
+    ] {
+        store.enqueue(&job(id, user_id, created_at)).await.unwrap();
+    }
+    let mut order = Vec::new();
+    let mut now = 500;
+    while let Some(id) = claimed_id(store, now, now + 10_000).await {
+        store.finish(&id, &verified(), now + 50).await.unwrap();
+        order.push(id);
+        now += 100;
+    }
+    assert_eq!(order, ["a1", "b1", "a2", "b2", "a3"]);
 }
 
 pub async fn an_expired_lease_is_claimed_again<S: JobQueue + UserStore + ?Sized>(store: &S) {

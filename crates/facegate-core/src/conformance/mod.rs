@@ -40,6 +40,7 @@ macro_rules! conformance_checks {
         $run_concurrent!(collections: concurrent_inserts_of_one_photo_store_it_once);
         $run!(
             jobs: jobs_are_claimed_oldest_first_once_due,
+            users_take_turns,
             an_expired_lease_is_claimed_again,
             a_job_is_claimed_by_id_only_when_due,
             a_retried_job_waits_until_it_is_due,
