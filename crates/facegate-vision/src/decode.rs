@@ -22,10 +22,47 @@ pub fn decode(bytes: &[u8], limits: &ImageLimits) -> Result<RgbImage, VisionErro
     let orientation = decoder
         .orientation()
         .unwrap_or(image::metadata::Orientation::NoTransforms);
-    let mut image =
-        DynamicImage::from_decoder(decoder).map_err(|e| VisionError::Undecodable(e.to_string()))?;
+    let mut image = if image::guess_format(bytes).ok() == Some(ImageFormat::Jpeg)
+        && jpeg_is_sequential(bytes)
+    {
+        DynamicImage::ImageRgb8(decode_sequential_jpeg(bytes)?)
+    } else {
+        DynamicImage::from_decoder(decoder).map_err(|e| VisionError::Undecodable(e.to_string()))?
+    };
     image.apply_orientation(orientation);
     Ok(image.into_rgb8())
+}
+
+/// Whether a JPEG is sequential (baseline or extended, `SOF0`/`SOF1`), not progressive.
+fn jpeg_is_sequential(bytes: &[u8]) -> bool {
+    let frame = bytes.windows(2).find(|w| {
+        w[0] == 0xFF && (0xC0..=0xCF).contains(&w[1]) && ![0xC4, 0xC8, 0xCC].contains(&w[1])
+    });
+    matches!(frame, Some([_, 0xC0 | 0xC1]))
+}
+
+/// Decodes a sequential JPEG strictly, without its end-of-image marker: the decoder fills a
+/// scan that ends early with grey as soon as it meets that marker, so a truncated file with
+/// one appended would pass; without the marker it runs out of data and says so.
+fn decode_sequential_jpeg(bytes: &[u8]) -> Result<RgbImage, VisionError> {
+    use zune_jpeg::zune_core::bytestream::ZCursor;
+    use zune_jpeg::zune_core::colorspace::ColorSpace;
+    use zune_jpeg::zune_core::options::DecoderOptions;
+    let data = bytes.strip_suffix(&[0xFF, 0xD9]).unwrap_or(bytes);
+    let options = DecoderOptions::default()
+        .set_strict_mode(true)
+        .set_max_width(usize::MAX)
+        .set_max_height(usize::MAX)
+        .jpeg_set_out_colorspace(ColorSpace::RGB);
+    let mut decoder = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(data), options);
+    let pixels = decoder.decode().map_err(|e| {
+        VisionError::Undecodable(format!("the JPEG data is corrupt or truncated: {e:?}"))
+    })?;
+    let (width, height) = decoder
+        .dimensions()
+        .ok_or_else(|| VisionError::Undecodable("the JPEG has no frame".into()))?;
+    RgbImage::from_raw(width as u32, height as u32, pixels)
+        .ok_or_else(|| VisionError::Undecodable("the JPEG decoded to the wrong size".into()))
 }
 
 /// The decoder of an upload whose header passed every check of [`check`], allowed to
@@ -233,6 +270,26 @@ mod tests {
         assert!(decode(&bytes, &ImageLimits::default()).is_ok());
         let err = decode(&bytes[..bytes.len() - 40], &ImageLimits::default()).unwrap_err();
         assert_eq!(err.code(), ErrorCode::InvalidImage);
+    }
+
+    #[test]
+    fn a_truncated_jpeg_with_an_end_marker_appended_is_invalid() {
+        let mut bytes = Vec::new();
+        RgbImage::from_fn(256, 256, |x, y| {
+            image::Rgb([x as u8, y as u8, (x ^ y) as u8])
+        })
+        .write_to(&mut Cursor::new(&mut bytes), ImageFormat::Jpeg)
+        .unwrap();
+        let whole = decode(&bytes, &ImageLimits::default()).unwrap();
+        assert_eq!(whole.dimensions(), (256, 256));
+        for kept in [0.5, 0.8, 0.95] {
+            let mut cut = bytes[..(bytes.len() as f64 * kept) as usize].to_vec();
+            cut.extend_from_slice(&[0xFF, 0xD9]);
+            let error = decode(&cut, &ImageLimits::default())
+                .map(|_| ())
+                .unwrap_err();
+            assert_eq!(error.code(), ErrorCode::InvalidImage, "{kept}: {error}");
+        }
     }
 
     #[test]
