@@ -33,12 +33,20 @@ pub fn decode(bytes: &[u8], limits: &ImageLimits) -> Result<RgbImage, VisionErro
     Ok(image.into_rgb8())
 }
 
-/// Whether a JPEG is sequential (baseline or extended, `SOF0`/`SOF1`), not progressive.
+/// Whether a JPEG is sequential (baseline or extended, `SOF0`/`SOF1`), not progressive:
+/// its frame header, found by walking the segments from the start (so that an EXIF
+/// thumbnail's frame inside `APP1` is skipped).
 fn jpeg_is_sequential(bytes: &[u8]) -> bool {
-    let frame = bytes.windows(2).find(|w| {
-        w[0] == 0xFF && (0xC0..=0xCF).contains(&w[1]) && ![0xC4, 0xC8, 0xCC].contains(&w[1])
-    });
-    matches!(frame, Some([_, 0xC0 | 0xC1]))
+    let mut at = 2; // after SOI
+    while let Some(&[0xFF, marker, high, low]) = bytes.get(at..at + 4) {
+        match marker {
+            0xC0 | 0xC1 => return true,
+            // The other frame types (progressive, lossless, arithmetic), or the scan.
+            0xC2 | 0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF | 0xDA => return false,
+            _ => at += 2 + usize::from(u16::from_be_bytes([high, low])),
+        }
+    }
+    false
 }
 
 /// Decodes a sequential JPEG strictly, without its end-of-image marker: the decoder fills a
@@ -290,6 +298,19 @@ mod tests {
                 .unwrap_err();
             assert_eq!(error.code(), ErrorCode::InvalidImage, "{kept}: {error}");
         }
+    }
+
+    /// A progressive JPEG may need data past its last scan's end to finish: it keeps the
+    /// lenient path (strict, without its end marker, this photo fails).
+    #[test]
+    fn a_progressive_jpeg_decodes() {
+        let Some(datasets) = crate::testing::datasets_dir() else {
+            return;
+        };
+        let path = "identities/face_recognition-examples/barack_obama/obama1.jpg";
+        let bytes = std::fs::read(datasets.join(path)).unwrap();
+        assert!(!jpeg_is_sequential(&bytes));
+        assert!(decode(&bytes, &ImageLimits::default()).is_ok());
     }
 
     #[test]
