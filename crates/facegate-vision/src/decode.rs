@@ -18,13 +18,11 @@ pub fn check(bytes: &[u8], limits: &ImageLimits) -> Result<(), VisionError> {
 /// Dimensions are checked from the header before any pixel is decoded, so a small file
 /// that claims a huge image costs nothing.
 pub fn decode(bytes: &[u8], limits: &ImageLimits) -> Result<RgbImage, VisionError> {
-    let mut decoder = open(bytes, limits)?;
+    let (mut decoder, format) = open(bytes, limits)?;
     let orientation = decoder
         .orientation()
         .unwrap_or(image::metadata::Orientation::NoTransforms);
-    let mut image = if image::guess_format(bytes).ok() == Some(ImageFormat::Jpeg)
-        && jpeg_is_sequential(bytes)
-    {
+    let mut image = if format == ImageFormat::Jpeg && jpeg_is_sequential(bytes) {
         DynamicImage::ImageRgb8(decode_sequential_jpeg(bytes)?)
     } else {
         DynamicImage::from_decoder(decoder).map_err(|e| VisionError::Undecodable(e.to_string()))?
@@ -74,8 +72,11 @@ fn decode_sequential_jpeg(bytes: &[u8]) -> Result<RgbImage, VisionError> {
 }
 
 /// The decoder of an upload whose header passed every check of [`check`], allowed to
-/// allocate what its pixels need.
-fn open<'a>(bytes: &'a [u8], limits: &ImageLimits) -> Result<impl ImageDecoder + 'a, VisionError> {
+/// allocate what its pixels need, and the upload's format.
+fn open<'a>(
+    bytes: &'a [u8],
+    limits: &ImageLimits,
+) -> Result<(impl ImageDecoder + 'a, ImageFormat), VisionError> {
     if bytes.is_empty() {
         return Err(VisionError::EmptyImage);
     }
@@ -111,7 +112,7 @@ fn open<'a>(bytes: &'a [u8], limits: &ImageLimits) -> Result<impl ImageDecoder +
     decoder
         .set_limits(allocation_limit(pixel_budget(width, height)))
         .map_err(|e| header_error(&e))?;
-    Ok(decoder)
+    Ok((decoder, format))
 }
 
 /// What a decoder may allocate while reading the header: ICC profiles are rarely over a few
