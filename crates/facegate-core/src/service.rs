@@ -471,6 +471,19 @@ impl FaceService {
         Ok(Indexing { photo, created })
     }
 
+    /// Whether a batch of `photos` photos is within `policy.max_batch_photos` (and not
+    /// empty).
+    pub fn check_batch_size(&self, photos: usize) -> Result<()> {
+        let max = self.policy.max_batch_photos;
+        if (1..=max).contains(&photos) {
+            Ok(())
+        } else {
+            Err(Failure::validation(format!(
+                "photos must hold 1 to {max} photos, not {photos}"
+            )))
+        }
+    }
+
     /// Indexes photos read from object storage, one by one; a failing photo does not stop
     /// the others and is reported with its error.
     pub async fn index_batch(
@@ -479,13 +492,7 @@ impl FaceService {
         photos: Vec<BatchPhoto>,
     ) -> Result<Vec<BatchItem>> {
         validate_id("session_id", session_id)?;
-        let max = self.policy.max_batch_photos;
-        if !(1..=max).contains(&photos.len()) {
-            return Err(Failure::validation(format!(
-                "photos must hold 1 to {max} photos, not {}",
-                photos.len()
-            )));
-        }
+        self.check_batch_size(photos.len())?;
         let mut items = Vec::with_capacity(photos.len());
         for photo in photos {
             let outcome = match self.blobs.get(&photo.key).await {

@@ -118,7 +118,7 @@ pub async fn index_batch(
     let more = u32::try_from(photos.saturating_sub(1)).unwrap_or(u32::MAX);
     if let Some(Extension(charge)) = charge
         && more > 0
-        && photos <= state.service.policy().max_batch_photos
+        && state.service.check_batch_size(photos).is_ok()
         && let Err(refused) = charge.count(&state, more).await
     {
         return Ok(refused);
