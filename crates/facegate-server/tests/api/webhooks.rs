@@ -22,6 +22,14 @@ use crate::helpers::{Fixtures, TestApp, expect_error, expect_json, settings, tem
 /// Every request a receiver got: its headers and body.
 type Requests = Arc<Mutex<Vec<(HeaderMap, String)>>>;
 
+/// Serves `app` on `127.0.0.1:0`; answers the URL of its `/hook`.
+async fn listen(app: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{address}/hook")
+}
+
 /// A webhook receiver on `127.0.0.1:0` that answers 500 to its first request and 200
 /// afterwards.
 async fn receiver() -> (String, Requests) {
@@ -44,10 +52,7 @@ async fn receiver() -> (String, Requests) {
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (format!("http://{address}/hook"), requests)
+    (listen(app).await, requests)
 }
 
 /// `POST /webhooks` as the user; answers the status and body.
@@ -376,10 +381,7 @@ async fn slow_receiver() -> (String, Requests) {
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (format!("http://{address}/hook"), requests)
+    (listen(app).await, requests)
 }
 
 /// Deliveries go out side by side, one per hook at a time: while Alice's receiver sits
