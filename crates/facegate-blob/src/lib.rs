@@ -4,8 +4,9 @@ use std::path::Path as FsPath;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use facegate_core::ports::BlobStore;
+use facegate_core::ports::{BlobStore, StoredObject};
 use facegate_core::{ErrorCode, Failure, Result};
+use futures_util::{StreamExt as _, TryStreamExt as _};
 use object_store::ObjectStore;
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
@@ -115,6 +116,16 @@ impl BlobStore for ScopedBlobs {
     async fn delete(&self, key: &str) -> Result<()> {
         self.inner.delete(&self.key(key)).await
     }
+
+    async fn list(&self, prefix: &str, limit: usize) -> Result<Vec<StoredObject>> {
+        let inner = self.key(prefix);
+        let added = inner.len() - prefix.len();
+        let mut objects = self.inner.list(&inner, limit).await?;
+        for object in &mut objects {
+            object.key.drain(..added);
+        }
+        Ok(objects)
+    }
 }
 
 /// Longest part of a key between slashes: file systems refuse longer names.
@@ -168,6 +179,20 @@ impl BlobStore for ObjectBlobStore {
             Err(e) => Err(failure(k, &e)),
         }
     }
+
+    async fn list(&self, prefix: &str, limit: usize) -> Result<Vec<StoredObject>> {
+        let folder = key(prefix.trim_end_matches('/'))?;
+        self.store
+            .list(Some(&folder))
+            .take(limit)
+            .map_ok(|meta| StoredObject {
+                key: meta.location.to_string(),
+                modified_at: meta.last_modified.timestamp_millis(),
+            })
+            .try_collect()
+            .await
+            .map_err(|e| failure(prefix, &e))
+    }
 }
 
 #[cfg(test)]
@@ -185,6 +210,35 @@ mod tests {
         store.delete("event/a.jpg").await.unwrap();
         let err = store.get("event/a.jpg").await.unwrap_err();
         assert_eq!(err.code, ErrorCode::NotFound);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Listing finds the objects below a folder, with their keys and times, and no others.
+    #[tokio::test]
+    async fn objects_are_listed_by_folder() {
+        let dir = std::env::temp_dir().join(format!("facegate-blob-list-{}", std::process::id()));
+        let store = Arc::new(ObjectBlobStore::local(&dir).unwrap());
+        for k in ["tenant/a/1", "tenant/a/b/2", "tenant/ab/3", "other/4"] {
+            store.put(k, b"x".to_vec()).await.unwrap();
+        }
+        let scoped = ScopedBlobs::new(store.clone(), "tenant");
+        let mut keys: Vec<String> = scoped
+            .list("a/", 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|o| o.key)
+            .collect();
+        keys.sort();
+        assert_eq!(keys, ["a/1", "a/b/2"]);
+        let listed = store.list("other/", 10).await.unwrap();
+        let age = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64
+            - listed[0].modified_at;
+        assert!((0..60_000).contains(&age), "{listed:?}");
+        assert_eq!(store.list("tenant/", 2).await.unwrap().len(), 2);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -126,6 +126,13 @@ impl JobService {
         })
     }
 
+    /// Deletes the uploads older than `min_age_ms` that no pending job consumes (see
+    /// [`crate::uploads`]); returns how many.
+    pub async fn sweep_uploads(&self, min_age_ms: i64) -> Result<usize> {
+        let before = self.ports.clock.now() - min_age_ms;
+        crate::uploads::sweep(&*self.ports.queue, &*self.ports.blobs, before).await
+    }
+
     /// Claims the next due job, leased to this worker; `None` when there is none.
     pub async fn claim(&self) -> Result<Option<Job>> {
         let now = self.ports.clock.now();

@@ -30,6 +30,7 @@ pub mod scans;
 pub mod service;
 pub mod similarity;
 pub mod transactions;
+pub mod uploads;
 pub mod verification;
 pub mod webhooks;
 

@@ -100,7 +100,7 @@ impl ScanService {
         self.ports.engine.check_image(&photo)?;
         crate::jobs::ensure_room(&*self.ports.jobs, user_id, self.max_pending).await?;
         let id = uuid::Uuid::new_v4().to_string();
-        let photo_key = format!("scans/{id}");
+        let photo_key = format!("{}{id}", crate::uploads::SCAN_PHOTOS);
         self.ports.blobs.put(&photo_key, photo).await?;
         let now = self.ports.clock.now();
         let scan = Scan {

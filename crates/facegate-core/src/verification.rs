@@ -64,7 +64,7 @@ impl VerificationService {
         self.ports.engine.check_image(&image)?;
         crate::jobs::ensure_room(&*self.ports.jobs, user_id, self.policy.max_pending).await?;
         let id = uuid::Uuid::new_v4().to_string();
-        let upload_key = format!("uploads/verification/{id}");
+        let upload_key = format!("{}{id}", crate::uploads::VERIFICATION_UPLOADS);
         self.ports.blobs.put(&upload_key, image).await?;
         let now = self.ports.clock.now();
         let job = Job {

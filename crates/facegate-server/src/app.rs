@@ -46,7 +46,8 @@ pub struct App {
     deliveries_due: Arc<Notify>,
     /// The consumer of Kafka verification requests, where Kafka is configured.
     requests: Option<requests::RequestWorker>,
-    in_process: bool,
+    /// The in-process workers, the upload sweep among them.
+    worker: crate::settings::WorkerSettings,
     /// How long a connection may take to send a request head.
     header_timeout: std::time::Duration,
     /// Webhook deliveries sent at once.
@@ -461,7 +462,7 @@ pub async fn build(settings: &Settings) -> anyhow::Result<App> {
         webhooks,
         deliveries_due,
         requests,
-        in_process: settings.worker.in_process,
+        worker: settings.worker.clone(),
         header_timeout: std::time::Duration::from_millis(settings.http.header_timeout_ms),
         delivery_lanes: settings.webhooks.concurrency,
     })
@@ -475,14 +476,24 @@ impl App {
         stop: &watch::Receiver<bool>,
         with_kafka: bool,
     ) -> Vec<(&'static str, tokio::task::JoinHandle<()>)> {
-        let mut tasks = vec![(
-            "the job worker",
-            tokio::spawn(jobs::run(
-                self.jobs.clone(),
-                self.jobs_submitted.clone(),
-                stop.clone(),
-            )),
-        )];
+        let mut tasks = vec![
+            (
+                "the job worker",
+                tokio::spawn(jobs::run(
+                    self.jobs.clone(),
+                    self.jobs_submitted.clone(),
+                    stop.clone(),
+                )),
+            ),
+            (
+                "the upload sweeper",
+                tokio::spawn(jobs::sweep_uploads(
+                    self.jobs.clone(),
+                    std::time::Duration::from_millis(self.worker.upload_sweep_ms.unsigned_abs()),
+                    stop.clone(),
+                )),
+            ),
+        ];
         for _ in 0..self.delivery_lanes {
             tasks.push((
                 "a webhook delivery worker",
@@ -510,7 +521,7 @@ impl App {
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let workers = self.in_process.then_some(false);
+        let workers = self.worker.in_process.then_some(false);
         let router = self.router.clone();
         self.run(router, listener, shutdown, workers).await
     }

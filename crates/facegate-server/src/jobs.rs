@@ -40,6 +40,23 @@ pub async fn run(
     }
 }
 
+/// Deletes the uploads older than `age` that no pending job consumes, at start and then
+/// every `age`, until `stop` turns true.
+pub async fn sweep_uploads(jobs: JobService, age: Duration, mut stop: watch::Receiver<bool>) {
+    let min_age_ms = i64::try_from(age.as_millis()).unwrap_or(i64::MAX);
+    while !*stop.borrow() {
+        match jobs.sweep_uploads(min_age_ms).await {
+            Ok(0) => {}
+            Ok(deleted) => tracing::info!(deleted, "deleted uploads no job consumes"),
+            Err(e) => tracing::error!(error = %e, "the upload sweep failed"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(age) => {}
+            _ = stop.changed() => {}
+        }
+    }
+}
+
 fn log_outcome(outcome: facegate_core::Result<JobOutcome>) {
     match outcome {
         Ok(JobOutcome::Finished(job)) => {

@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use facegate_blob::ObjectBlobStore;
 use facegate_core::account::{Job, JobRequest, JobResult, JobState, VerificationResult};
 use facegate_core::jobs::{JobOutcome, JobService};
-use facegate_core::ports::{BlobStore, Clock, JobListener, JobQueue, UserStore};
+use facegate_core::ports::{BlobStore, Clock, JobListener, JobQueue, StoredObject, UserStore};
 use facegate_core::{ErrorCode, Failure, Result};
 use facegate_queue::messages::{ImageRef, VerificationRequest, VerificationResultMessage};
 use facegate_queue::{
@@ -110,6 +110,16 @@ impl BlobStore for UploadSources {
     async fn delete(&self, key: &str) -> Result<()> {
         let (store, key) = self.route(key);
         store.delete(key).await
+    }
+
+    async fn list(&self, prefix: &str, limit: usize) -> Result<Vec<StoredObject>> {
+        let (store, inner) = self.route(prefix);
+        let removed = &prefix[..prefix.len() - inner.len()];
+        let mut objects = store.list(inner, limit).await?;
+        for object in &mut objects {
+            object.key.insert_str(0, removed);
+        }
+        Ok(objects)
     }
 }
 

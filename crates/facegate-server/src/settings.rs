@@ -380,6 +380,10 @@ pub struct WorkerSettings {
     /// A user's verifications and scans queued or running at once, at most; more answer
     /// `429 rate_limited`, so one account cannot hold up everyone's jobs.
     pub max_pending_per_user: usize,
+    /// Uploads in `uploads/verification/` and `scans/` that no pending job consumes are
+    /// deleted once this old (left by a crash between storing and queueing, or a failed
+    /// delete); the sweep runs at start and this often. Longer than `lease_ms`.
+    pub upload_sweep_ms: i64,
 }
 
 impl Default for WorkerSettings {
@@ -391,6 +395,7 @@ impl Default for WorkerSettings {
             in_process: true,
             shared_volume: None,
             max_pending_per_user: 5,
+            upload_sweep_ms: 3_600_000,
         }
     }
 }
@@ -589,6 +594,10 @@ impl Settings {
         anyhow::ensure!(
             w.max_attempts >= 1 && w.retry_base_ms >= 1 && w.lease_ms >= 1000,
             "worker: max_attempts and retry_base_ms must be positive, lease_ms at least 1000"
+        );
+        anyhow::ensure!(
+            w.upload_sweep_ms > w.lease_ms,
+            "worker.upload_sweep_ms must be longer than worker.lease_ms"
         );
         self.telemetry.validate()?;
         self.webhooks.validate()?;

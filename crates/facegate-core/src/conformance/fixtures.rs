@@ -6,7 +6,7 @@ use crate::account::{
 };
 use crate::face::{BoundingBox, Embedding, FaceDetection, Landmarks5, ModelId};
 use crate::model::{IndexedFace, IndexedPhoto, Reference, Timestamp};
-use crate::ports::{Symmetry, UserStore};
+use crate::ports::{BlobStore, StoredObject, Symmetry, UserStore};
 use crate::scans::{Scan, ScanResult, ScanStatus};
 use crate::webhooks::{Delivery, DeliveryState, Webhook, WebhookEvent};
 
@@ -214,7 +214,7 @@ pub fn job(id: &str, user_id: &str, created_at: Timestamp) -> Job {
 }
 
 pub fn upload_key(job_id: &str) -> String {
-    format!("uploads/{job_id}")
+    format!("{}{job_id}", crate::uploads::VERIFICATION_UPLOADS)
 }
 
 pub fn verified() -> JobResult {
@@ -307,5 +307,64 @@ pub fn delivery(job_id: &str, webhook_id: &str, user_id: &str, at: Timestamp) ->
         next_attempt_at: at,
         created_at: at,
         delivered_at: None,
+    }
+}
+
+/// Objects in memory with the times they were stored at, for checks that also need a
+/// [`BlobStore`].
+#[derive(Debug, Default)]
+pub struct MemoryBlobs {
+    objects: std::sync::Mutex<std::collections::BTreeMap<String, (Vec<u8>, Timestamp)>>,
+}
+
+impl MemoryBlobs {
+    pub fn put_at(&self, key: &str, modified_at: Timestamp) {
+        self.lock()
+            .insert(key.to_owned(), (b"image".to_vec(), modified_at));
+    }
+
+    pub fn keys(&self) -> Vec<String> {
+        self.lock().keys().cloned().collect()
+    }
+
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::BTreeMap<String, (Vec<u8>, Timestamp)>> {
+        self.objects
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[async_trait::async_trait]
+impl BlobStore for MemoryBlobs {
+    async fn get(&self, key: &str) -> crate::Result<Vec<u8>> {
+        self.lock()
+            .get(key)
+            .map(|(bytes, _)| bytes.clone())
+            .ok_or_else(|| crate::Failure::not_found(key))
+    }
+
+    async fn put(&self, key: &str, bytes: Vec<u8>) -> crate::Result<()> {
+        self.lock().insert(key.to_owned(), (bytes, 0));
+        Ok(())
+    }
+
+    async fn delete(&self, key: &str) -> crate::Result<()> {
+        self.lock().remove(key);
+        Ok(())
+    }
+
+    async fn list(&self, prefix: &str, limit: usize) -> crate::Result<Vec<StoredObject>> {
+        Ok(self
+            .lock()
+            .iter()
+            .filter(|(key, _)| key.starts_with(prefix))
+            .take(limit)
+            .map(|(key, (_, modified_at))| StoredObject {
+                key: key.clone(),
+                modified_at: *modified_at,
+            })
+            .collect())
     }
 }

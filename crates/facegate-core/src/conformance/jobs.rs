@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use futures_util::future::join_all;
 
-use super::fixtures::{add_user, job, verified};
+use super::fixtures::{MemoryBlobs, add_user, job, upload_key, verified};
 use crate::account::{JobResult, JobState};
 use crate::ports::{JobQueue, UserStore};
 
@@ -265,4 +265,31 @@ pub async fn pending_jobs_are_counted_per_user<S: JobQueue + UserStore + ?Sized>
     assert_eq!(store.pending_jobs("u1").await.unwrap(), 2);
     assert_eq!(store.pending_jobs("u2").await.unwrap(), 1);
     assert_eq!(store.pending_jobs("nobody").await.unwrap(), 0);
+}
+
+/// The sweep deletes old uploads that no pending job consumes (none, or a done one), and
+/// keeps a queued job's upload, a new upload and objects outside the upload folders.
+pub async fn uploads_no_pending_job_consumes_are_swept<S: JobQueue + UserStore + ?Sized>(
+    store: &S,
+) {
+    with_jobs(store, &[("done", 100), ("queued", 200)]).await;
+    assert_eq!(claimed_id(store, 300, 1_000).await.as_deref(), Some("done"));
+    store.finish("done", &verified(), 400).await.unwrap();
+    let blobs = MemoryBlobs::default();
+    for id in ["done", "queued", "orphan"] {
+        blobs.put_at(&upload_key(id), 500);
+    }
+    blobs.put_at(&upload_key("new"), 5_000);
+    blobs.put_at("scans/lost", 500);
+    blobs.put_at("imports/event/a.jpg", 500);
+
+    let swept = crate::uploads::sweep(store, &blobs, 1_000).await;
+    assert_eq!(swept.unwrap(), 3);
+    let mut kept = vec![
+        "imports/event/a.jpg".to_owned(),
+        upload_key("new"),
+        upload_key("queued"),
+    ];
+    kept.sort();
+    assert_eq!(blobs.keys(), kept);
 }

@@ -46,6 +46,7 @@ macro_rules! conformance_checks {
             a_retried_job_waits_until_it_is_due,
             a_finished_job_keeps_its_result_and_is_never_claimed_again,
             pending_jobs_are_counted_per_user,
+            uploads_no_pending_job_consumes_are_swept,
         );
         $run_concurrent!(jobs: concurrent_claimers_never_share_a_job);
         $run!(

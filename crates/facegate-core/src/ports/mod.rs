@@ -152,6 +152,13 @@ pub trait CollectionStore: Send + Sync {
     ) -> Result<Vec<PhotoMatch>>;
 }
 
+/// An object as listed by [`BlobStore::list`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredObject {
+    pub key: String,
+    pub modified_at: Timestamp,
+}
+
 /// Object storage for uploads and photos, addressed by key.
 #[async_trait]
 pub trait BlobStore: Send + Sync {
@@ -160,6 +167,8 @@ pub trait BlobStore: Send + Sync {
     async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<()>;
     /// Deleting a missing key is not an error.
     async fn delete(&self, key: &str) -> Result<()>;
+    /// At most `limit` objects in the folder `prefix` (`a/b/`) and below, in no set order.
+    async fn list(&self, prefix: &str, limit: usize) -> Result<Vec<StoredObject>>;
 }
 
 /// Wall-clock time, replaceable in tests.

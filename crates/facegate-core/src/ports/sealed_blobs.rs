@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::{BlobStore, Sealer};
+use super::{BlobStore, Sealer, StoredObject};
 use crate::failure::Result;
 
 /// Seals objects on `put` and opens them on `get`, over any other [`BlobStore`]. Objects
@@ -41,5 +41,9 @@ impl BlobStore for SealedBlobs {
 
     async fn delete(&self, key: &str) -> Result<()> {
         self.inner.delete(key).await
+    }
+
+    async fn list(&self, prefix: &str, limit: usize) -> Result<Vec<StoredObject>> {
+        self.inner.list(prefix, limit).await
     }
 }

@@ -13,8 +13,8 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use crate::accounts::{PASSWORD, PERSON, sign_up, token};
 use crate::helpers::{
-    Fixtures, TestApp, bare_client, blob_dir, embedded_settings, expect_error, expect_json,
-    image_form, image_part, settings, temp_dir, within_one_rate_window,
+    Fixtures, TestApp, bare_client, blob_dir, embedded_settings, eventually, expect_error,
+    expect_json, image_form, image_part, settings, temp_dir, within_one_rate_window,
 };
 use crate::services::files_under;
 
@@ -509,7 +509,8 @@ async fn uploads_for_jobs_are_checked_first_limited_and_not_kept() {
 
     let scan = alice.scan(fx.lfw.photo(PERSON, 0)).await;
     assert_eq!(scan["result"]["status"], "scored", "{scan}");
-    assert_eq!(stored(), before, "the scored photo is not kept");
+    // The photo is deleted once the scan is marked done.
+    eventually("the scored photo is kept", || stored() == before).await;
     let selfie = || image_form("file", fx.lfw.photo(PERSON, 1));
     let fourth = alice.post("/api/v1/scans").multipart(selfie());
     expect_json(fourth.send().await.unwrap(), StatusCode::ACCEPTED).await;
@@ -524,6 +525,41 @@ async fn uploads_for_jobs_are_checked_first_limited_and_not_kept() {
     let bob = sign_up(&app, "bob").await;
     let scan = bob.post("/api/v1/scans").multipart(selfie());
     expect_json(scan.send().await.unwrap(), StatusCode::ACCEPTED).await;
+    app.stop().await;
+}
+
+/// Uploads no pending job consumes (a crash between storing and queueing) are deleted by
+/// the worker's sweep once `worker.upload_sweep_ms` old; newer ones are left alone.
+#[tokio::test]
+async fn uploads_no_job_consumes_are_swept() {
+    let Some(fx) = Fixtures::get() else { return };
+    let dir = temp_dir();
+    let s = settings(&fx.models, dir.path());
+    let blobs = blob_dir(&s);
+    let hours_ago = std::time::SystemTime::now() - std::time::Duration::from_hours(2);
+    let write = |key: &str, modified: std::time::SystemTime| {
+        let path = blobs.join(key);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, fx.lfw.photo(PERSON, 0)).unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(modified)
+            .unwrap();
+        path
+    };
+    let lost = [
+        write("uploads/verification/lost", hours_ago),
+        write("scans/lost", hours_ago),
+    ];
+    let new = write("uploads/verification/new", std::time::SystemTime::now());
+    let app = TestApp::spawn(&s).await;
+    eventually("an orphaned upload was kept", || {
+        lost.iter().all(|path| !path.exists())
+    })
+    .await;
+    assert!(new.exists(), "a new upload was deleted");
     app.stop().await;
 }
 

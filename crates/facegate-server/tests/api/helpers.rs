@@ -157,6 +157,17 @@ pub async fn within_one_rate_window(seconds: u64) {
     }
 }
 
+/// Waits up to 10 s for `done` to hold (work the app finishes after it answers).
+pub async fn eventually(what: &str, done: impl Fn() -> bool) {
+    for _ in 0..100 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(done(), "{what}");
+}
+
 /// The folder on disk the app's object store keeps `key`s in: the local blob folder,
 /// or the test S3 server's folder of the bucket.
 pub fn blob_dir(settings: &Settings) -> PathBuf {
