@@ -11,14 +11,17 @@ FROM rust:1.95.0-bookworm AS builder
 # cmake-build needs once the Kafka worker lands.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
-        python3 python3-pip npm cmake libcurl4-openssl-dev \
+        python3 python3-pip python3-venv npm cmake libcurl4-openssl-dev libssl-dev \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
 
-# Models first: this layer is rebuilt only when the manifest or the installer changes.
+# Models first: this layer is rebuilt only when the manifest, the vendored weights, the
+# installer or its converters change.
 COPY models/manifest.toml models/manifest.toml
-COPY scripts/install_models.py scripts/install_models.py
+COPY models/vendor models/vendor
+COPY scripts/install_models.py scripts/convert_tflite.py scripts/convert_minifasnet.py \
+     scripts/convert-requirements.txt scripts/
 RUN python3 scripts/install_models.py
 
 # rust-toolchain.toml is left out on purpose: it would make rustup download rustfmt and

