@@ -47,6 +47,9 @@ pub enum ErrorCode {
     EmbeddingModelMismatch,
     /// The face looks like a presentation attack (photo of a photo, screen, mask).
     SpoofSuspected,
+    /// The image shows too little around the face (or too small a face) for a liveness
+    /// check: send the camera's whole frame.
+    InsufficientContext,
     /// The requested resource does not exist.
     NotFound,
     /// No credentials were sent where the endpoint needs them.
@@ -81,7 +84,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for documentation and exhaustive tests.
-    pub const ALL: [ErrorCode; 27] = [
+    pub const ALL: [ErrorCode; 28] = [
         ErrorCode::ValidationFailed,
         ErrorCode::InvalidImage,
         ErrorCode::UnsupportedFormat,
@@ -94,6 +97,7 @@ impl ErrorCode {
         ErrorCode::LowQuality,
         ErrorCode::EmbeddingModelMismatch,
         ErrorCode::SpoofSuspected,
+        ErrorCode::InsufficientContext,
         ErrorCode::NotFound,
         ErrorCode::Unauthorized,
         ErrorCode::InvalidCredentials,
@@ -126,6 +130,7 @@ impl ErrorCode {
             ErrorCode::LowQuality => "low_quality",
             ErrorCode::EmbeddingModelMismatch => "embedding_model_mismatch",
             ErrorCode::SpoofSuspected => "spoof_suspected",
+            ErrorCode::InsufficientContext => "insufficient_context",
             ErrorCode::NotFound => "not_found",
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::InvalidCredentials => "invalid_credentials",
@@ -159,6 +164,7 @@ impl ErrorCode {
             | ErrorCode::LowQuality
             | ErrorCode::EmbeddingModelMismatch
             | ErrorCode::SpoofSuspected
+            | ErrorCode::InsufficientContext
             | ErrorCode::NotFound
             | ErrorCode::Conflict
             | ErrorCode::RateLimited => ErrorType::InvalidRequest,
@@ -186,7 +192,8 @@ impl ErrorCode {
             | ErrorCode::LowQuality
             | ErrorCode::ImageTooSmall
             | ErrorCode::EmbeddingModelMismatch
-            | ErrorCode::SpoofSuspected => 422,
+            | ErrorCode::SpoofSuspected
+            | ErrorCode::InsufficientContext => 422,
             ErrorCode::UnsupportedFormat => 415,
             ErrorCode::ImageTooLarge | ErrorCode::BodyTooLarge => 413,
             ErrorCode::RequestTimeout => 408,

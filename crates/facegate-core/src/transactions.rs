@@ -20,6 +20,8 @@ pub struct TransactionPolicy {
     pub step_up_above_cents: i64,
     /// Cosine threshold of the step-up comparison.
     pub threshold: f32,
+    /// The step-up selfie's passive liveness score must reach this.
+    pub liveness_threshold: f32,
 }
 
 /// The adapters transactions work through.
@@ -163,6 +165,17 @@ impl TransactionService {
                 .user_face(user_id)
                 .await?
                 .ok_or_else(|| Failure::internal("a verified user has no stored face"))?;
+            let (_, liveness) = self.ports.engine.liveness(selfie.clone()).await?;
+            if liveness < self.policy.liveness_threshold {
+                return Err(Failure::new(
+                    ErrorCode::SpoofSuspected,
+                    format!(
+                        "the selfie failed the liveness check (score {liveness:.3}, at least {} \
+                         needed): take it of yourself, live, not of a photo or a screen",
+                        self.policy.liveness_threshold
+                    ),
+                ));
+            }
             let (probe, _) = self.ports.engine.embed_main(selfie).await?;
             let s = similarity::compare(&stored.embedding, &probe.embedding)?;
             if s < self.policy.threshold {

@@ -149,10 +149,16 @@ impl VerificationService {
             return Ok(result);
         }
         if let Some(threshold) = self.policy.liveness_threshold {
-            let (_, score) = self.ports.engine.liveness(image).await?;
-            result.liveness = Some(score);
-            if score < threshold {
-                result.reason = Some(ErrorCode::SpoofSuspected.as_str().to_owned());
+            let refusal = match self.ports.engine.liveness(image).await {
+                Ok((_, score)) => {
+                    result.liveness = Some(score);
+                    (score < threshold).then_some(ErrorCode::SpoofSuspected)
+                }
+                Err(e) if crate::jobs::is_permanent(e.code) => Some(e.code),
+                Err(e) => return Err(e),
+            };
+            if let Some(code) = refusal {
+                result.reason = Some(code.as_str().to_owned());
                 return Ok(result);
             }
         }

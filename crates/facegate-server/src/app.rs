@@ -265,10 +265,9 @@ fn job_services(
         VerificationPolicy {
             threshold: policy.threshold,
             min_quality: policy.min_enroll_quality,
-            liveness_threshold: settings
-                .policy
-                .verification_liveness
-                .then_some(settings.policy.verification_liveness_threshold),
+            liveness_threshold: settings.policy.verification_liveness.then(|| {
+                settings.liveness_threshold(settings.policy.verification_liveness_threshold)
+            }),
             max_pending: settings.worker.max_pending_per_user,
         },
     );
@@ -312,6 +311,8 @@ fn transactions(settings: &Settings, a: &Adapters) -> TransactionService {
         TransactionPolicy {
             step_up_above_cents: settings.step_up_above_cents(),
             threshold: settings.policy().threshold,
+            liveness_threshold: settings
+                .liveness_threshold(settings.policy.step_up_liveness_threshold),
         },
     )
 }

@@ -38,6 +38,8 @@ enum Command {
     Verify(cli::verify::Args),
     /// Measure verification accuracy on a labelled pair list (LFW protocol).
     Eval(cli::eval::Args),
+    /// Measure the passive liveness check on labelled live and spoof images.
+    EvalPad(cli::eval_pad::Args),
     /// Measure per-stage latency and throughput.
     Bench(cli::bench::Args),
     /// Measure how many strongly turned faces the open pack detects.
@@ -88,6 +90,7 @@ fn main() -> ExitCode {
         Command::Embed(args) => cli::embed::run(&settings, &args),
         Command::Verify(args) => cli::verify::run(&settings, &args),
         Command::Eval(args) => cli::eval::run(&settings, &args),
+        Command::EvalPad(args) => cli::eval_pad::run(&settings, &args),
         Command::Bench(args) => cli::bench::run(&settings, &args),
         Command::Recall(args) => cli::recall::run(&settings, &args),
         Command::Models => cli::models::run(&settings),

@@ -56,22 +56,23 @@ pub struct PolicySettings {
     pub min_threshold: Option<f32>,
     /// Enrollment refuses faces whose quality (0..1) is below this.
     pub min_enroll_quality: f32,
-    /// Liveness scores at or above this count as live.
-    pub liveness_threshold: f32,
+    /// Passive liveness scores at or above this count as live. `None` takes the liveness
+    /// model's calibrated threshold (docs/LIVENESS.md).
+    pub liveness_threshold: Option<f32>,
     /// Largest `limit` of a search or identification.
     pub max_results: usize,
     /// Most photos one `POST /index/batch` may index.
     pub max_batch_photos: usize,
-    /// Transactions above this amount need a fresh selfie that matches the user's face.
+    /// Transactions above this amount need a fresh selfie that matches the user's face
+    /// and passes the liveness check.
     #[serde(deserialize_with = "amount_text")]
     pub step_up_amount: String,
-    /// User verification rejects selfies whose liveness score is below
-    /// `verification_liveness_threshold`.
+    /// The liveness threshold of step-up selfies; `None`: `liveness_threshold`.
+    pub step_up_liveness_threshold: Option<f32>,
+    /// User verification (HTTP and Kafka) rejects selfies that fail the liveness check.
     pub verification_liveness: bool,
-    /// Lower than `liveness_threshold`: measured on NUAA presentation attacks, 0.05
-    /// rejects 12% of live frames and accepts 7% of printed-photo attacks, where 0.5
-    /// rejects 44% of live frames (docs/ACCURACY.md).
-    pub verification_liveness_threshold: f32,
+    /// The liveness threshold of user verification; `None`: `liveness_threshold`.
+    pub verification_liveness_threshold: Option<f32>,
 }
 
 impl Default for PolicySettings {
@@ -81,12 +82,13 @@ impl Default for PolicySettings {
             search_threshold: None,
             min_threshold: None,
             min_enroll_quality: 0.2,
-            liveness_threshold: 0.5,
+            liveness_threshold: None,
             max_results: 1000,
             max_batch_photos: 100,
             step_up_amount: "1000.00".to_owned(),
+            step_up_liveness_threshold: None,
             verification_liveness: true,
-            verification_liveness_threshold: 0.05,
+            verification_liveness_threshold: None,
         }
     }
 }
@@ -641,9 +643,17 @@ impl Settings {
             self.policy.max_batch_photos >= 1,
             "policy.max_batch_photos must be at least 1"
         );
+        let p = &self.policy;
         anyhow::ensure!(
-            (0.0..=1.0).contains(&self.policy.verification_liveness_threshold),
-            "policy.verification_liveness_threshold must be in 0..1"
+            [
+                p.liveness_threshold,
+                p.step_up_liveness_threshold,
+                p.verification_liveness_threshold
+            ]
+            .into_iter()
+            .flatten()
+            .all(|t| (0.0..=1.0).contains(&t)),
+            "policy: liveness thresholds must be in 0..1"
         );
         facegate_core::transactions::parse_amount(&self.policy.step_up_amount)
             .map_err(|e| anyhow::anyhow!("policy.step_up_amount: {e}"))?;
@@ -717,10 +727,18 @@ impl Settings {
                 .min_threshold
                 .unwrap_or_else(|| self.embedder().threshold_floor(self.vision.flip_tta)),
             min_enroll_quality: p.min_enroll_quality,
-            liveness_threshold: p.liveness_threshold,
+            liveness_threshold: self.liveness_threshold(None),
             max_results: p.max_results,
             max_batch_photos: p.max_batch_photos,
         }
+    }
+
+    /// The liveness threshold of an operation: its own setting, else
+    /// `policy.liveness_threshold`, else the liveness model's calibrated one.
+    pub fn liveness_threshold(&self, operation: Option<f32>) -> f32 {
+        operation
+            .or(self.policy.liveness_threshold)
+            .unwrap_or(facegate_vision::liveness::THRESHOLD)
     }
 
     /// The step-up amount in cents (validated at load).

@@ -17,6 +17,8 @@ mod hardening;
 mod health;
 #[path = "api/helpers.rs"]
 mod helpers;
+#[path = "api/liveness.rs"]
+mod liveness;
 #[path = "api/metrics.rs"]
 mod metrics;
 #[path = "api/persistence.rs"]

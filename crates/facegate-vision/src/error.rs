@@ -21,6 +21,15 @@ pub enum VisionError {
     NoFace,
     #[error("{count} faces were found; exactly one is required")]
     MultipleFaces { count: usize },
+    #[error(
+        "the face is too close to the image's edges (the frame holds {context:.1}x its box, \
+         at least {min_context}x is needed) or too small ({face:.0} px, at least {min_face} \
+         px) for a liveness check; send the camera's whole frame with the face \
+         in the middle",
+        min_context = crate::liveness::MIN_CONTEXT,
+        min_face = crate::liveness::MIN_FACE
+    )]
+    InsufficientContext { context: f64, face: f32 },
     #[error("the inference queue is full; retry later")]
     Overloaded,
     #[error(
@@ -49,6 +58,7 @@ impl VisionError {
             VisionError::UnsupportedFormat { .. } => ErrorCode::UnsupportedFormat,
             VisionError::NoFace => ErrorCode::FaceNotFound,
             VisionError::MultipleFaces { .. } => ErrorCode::MultipleFaces,
+            VisionError::InsufficientContext { .. } => ErrorCode::InsufficientContext,
             VisionError::Overloaded => ErrorCode::Overloaded,
             VisionError::ModelMissing { .. }
             | VisionError::RuntimeUnavailable { .. }

@@ -107,7 +107,7 @@ impl FaceEngine for Engine {
                         Ok(FaceReport {
                             face: *face,
                             quality: Pipeline::quality(&img, face)?,
-                            liveness: p.liveness(&img, face)?,
+                            liveness: p.liveness_if_scorable(&img, face)?,
                             attributes: port_attributes(p.attributes(&img, face)?),
                         })
                     })

@@ -253,9 +253,23 @@ impl Pipeline {
         })
     }
 
-    /// Probability in 0..1 that the face is live (not a printed or replayed photo).
+    /// Probability in 0..1 that the face is live (not a printed or replayed photo);
+    /// [`VisionError::InsufficientContext`] where the image cannot tell.
     pub fn liveness(&mut self, image: &RgbImage, face: &FaceDetection) -> Result<f32, VisionError> {
         self.liveness.score(image, face.bbox)
+    }
+
+    /// [`Pipeline::liveness`], `None` where the image cannot tell (for reports on every
+    /// face, where a tight or small face is no error).
+    pub fn liveness_if_scorable(
+        &mut self,
+        image: &RgbImage,
+        face: &FaceDetection,
+    ) -> Result<Option<f32>, VisionError> {
+        match self.liveness(image, face) {
+            Err(VisionError::InsufficientContext { .. }) => Ok(None),
+            scored => scored.map(Some),
+        }
     }
 
     /// Age, gender, expression, head pose and eye state of a face.

@@ -63,8 +63,9 @@ pub struct FaceAttributes {
 pub struct FaceReport {
     pub face: FaceDetection,
     pub quality: f32,
-    /// Probability in 0..1 that the face is live.
-    pub liveness: f32,
+    /// Probability in 0..1 that the face is live; `None` where the image holds too little
+    /// around the face, or too small a face, to tell.
+    pub liveness: Option<f32>,
     pub attributes: FaceAttributes,
 }
 

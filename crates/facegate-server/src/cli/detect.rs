@@ -24,7 +24,8 @@ pub struct Args {
 struct DetectedFace {
     #[serde(flatten)]
     face: FaceDetection,
-    liveness: f32,
+    /// `null` where the image holds too little around the face to tell.
+    liveness: Option<f32>,
 }
 
 #[derive(Debug, Serialize)]
@@ -45,7 +46,7 @@ pub fn run(settings: &Settings, args: &Args) -> anyhow::Result<()> {
         .into_iter()
         .map(|face| {
             Ok(DetectedFace {
-                liveness: pipeline.liveness(&image, &face)?,
+                liveness: pipeline.liveness_if_scorable(&image, &face)?,
                 face,
             })
         })

@@ -5,6 +5,7 @@ pub mod bench;
 pub mod detect;
 pub mod embed;
 pub mod eval;
+pub mod eval_pad;
 pub mod migrate;
 pub mod models;
 pub mod recall;

@@ -6,6 +6,7 @@
 //! [`write_roc_png`] with [`EvalReport::roc`].
 
 pub mod metrics;
+pub mod pad;
 pub mod pairs;
 pub mod report;
 pub mod roc_plot;

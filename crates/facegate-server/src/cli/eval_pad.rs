@@ -1,0 +1,217 @@
+//! `facegate eval-pad`: the passive liveness check on a labelled set of live and spoof
+//! images (APCER, BPCER, AUC, per attack type), with a JSON report and a ROC plot.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use facegate_vision::{Engine, VisionError};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+
+use crate::evaluation::pad::{PadMetrics, Sample, pad_metrics, read_labels};
+use crate::evaluation::write_roc_png;
+use crate::settings::Settings;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Label list: `file,label[,attack]` with `live` or `spoof` labels (e.g.
+    /// ../shared/datasets/pad/nuaa-train-sample/labels.csv).
+    #[arg(long)]
+    pub labels: PathBuf,
+    /// Folder the file paths are relative to (default: the label list's folder).
+    #[arg(long)]
+    pub images: Option<PathBuf>,
+    /// Folder for the JSON report and the ROC curve.
+    #[arg(long, default_value = "reports")]
+    pub out: PathBuf,
+    /// Name of this run, used in the output file names.
+    #[arg(long, default_value = "pad")]
+    pub name: String,
+}
+
+/// What became of one image: its live probability, or why it has none.
+enum Outcome {
+    Scored { score: f32, ms: f64 },
+    Refused(VisionError),
+}
+
+fn score_image(
+    engine: &Engine,
+    path: PathBuf,
+) -> anyhow::Result<oneshot::Receiver<Result<Outcome, VisionError>>> {
+    Ok(engine.submit(move |p| {
+        let bytes = std::fs::read(&path)
+            .map_err(|e| VisionError::Undecodable(format!("{}: {e}", path.display())))?;
+        let image = p.decode(&bytes)?;
+        let Some(face) = p.detect_main(&image)?.first().copied() else {
+            return Ok(Outcome::Refused(VisionError::NoFace));
+        };
+        let started = Instant::now();
+        Ok(match p.liveness(&image, &face) {
+            Ok(score) => Outcome::Scored {
+                score,
+                ms: started.elapsed().as_secs_f64() * 1e3,
+            },
+            Err(e @ VisionError::InsufficientContext { .. }) => Outcome::Refused(e),
+            Err(e) => return Err(e),
+        })
+    })?)
+}
+
+/// An image that could not be scored, and why.
+#[derive(Debug, Serialize)]
+struct Unscored {
+    file: String,
+    live: bool,
+    code: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+struct PadReport {
+    labels: String,
+    config: serde_json::Value,
+    /// Mean time of the check (both networks) per face, on one worker thread.
+    liveness_ms_per_face: f64,
+    /// Non-responses, apart from the error rates.
+    unscored: Vec<Unscored>,
+    /// Every image's live probability (`null`: unscored), in the label list's order.
+    scores: Vec<Option<f32>>,
+    metrics: PadMetrics,
+    elapsed_s: f64,
+}
+
+/// What every image of a label list gave.
+struct Scored {
+    /// In the label list's order; `None`: no response.
+    scores: Vec<Option<f32>>,
+    unscored: Vec<Unscored>,
+    /// The check's time per scored face, in milliseconds.
+    times: Vec<f64>,
+}
+
+/// Scores every image on all workers, with a progress bar.
+fn score_all(engine: &Engine, root: &Path, samples: &[Sample]) -> anyhow::Result<Scored> {
+    let progress = ProgressBar::new(samples.len() as u64).with_style(ProgressStyle::with_template(
+        "{bar:40} {pos}/{len} images {per_sec} eta {eta}",
+    )?);
+    let receivers = samples
+        .iter()
+        .map(|s| score_image(engine, root.join(&s.file)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let (mut scores, mut unscored, mut times) = (Vec::new(), Vec::new(), Vec::new());
+    for (sample, rx) in samples.iter().zip(receivers) {
+        let outcome = rx.recv().map_err(|_| VisionError::EngineStopped)?;
+        match outcome {
+            Ok(Outcome::Scored { score, ms }) => {
+                scores.push(Some(score));
+                times.push(ms);
+            }
+            Ok(Outcome::Refused(e)) | Err(e) => {
+                scores.push(None);
+                unscored.push(Unscored {
+                    file: sample.file.clone(),
+                    live: sample.live,
+                    code: e.code().as_str(),
+                });
+            }
+        }
+        progress.inc(1);
+    }
+    progress.finish_and_clear();
+    Ok(Scored {
+        scores,
+        unscored,
+        times,
+    })
+}
+
+pub fn run(settings: &Settings, args: &Args) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let samples = read_labels(&args.labels)?;
+    let root = args
+        .images
+        .clone()
+        .or_else(|| args.labels.parent().map(Path::to_path_buf))
+        .unwrap_or_default();
+    let engine = Engine::start(&settings.vision)?;
+    let Scored {
+        scores,
+        unscored,
+        times,
+    } = score_all(&engine, &root, &samples)?;
+    let threshold = settings.liveness_threshold(None);
+    let metrics = pad_metrics(&samples, &scores, threshold);
+    let v = &settings.vision;
+    let report = PadReport {
+        labels: args.labels.display().to_string(),
+        config: serde_json::json!({
+            "pack": v.pack,
+            "main_face": v.main_face,
+            "detection_threshold": v.detection_threshold,
+            "min_context": facegate_vision::liveness::MIN_CONTEXT,
+            "min_face_px": facegate_vision::liveness::MIN_FACE,
+            "workers": v.workers,
+        }),
+        liveness_ms_per_face: times.iter().sum::<f64>() / times.len().max(1) as f64,
+        unscored,
+        scores,
+        metrics,
+        elapsed_s: started.elapsed().as_secs_f64(),
+    };
+    std::fs::create_dir_all(&args.out)?;
+    let json_path = args.out.join(format!("eval-pad-{}.json", args.name));
+    let png_path = args.out.join(format!("roc-pad-{}.png", args.name));
+    std::fs::write(&json_path, serde_json::to_string_pretty(&report)?)?;
+    let title = format!("PAD ROC: {} (FAR = APCER, TAR = 1 - BPCER)", args.name);
+    write_roc_png(&report.metrics.roc, &title, &png_path)?;
+    println!("{}", summary(&report));
+    println!(
+        "report: {}\nROC curve: {}",
+        json_path.display(),
+        png_path.display()
+    );
+    Ok(())
+}
+
+fn summary(r: &PadReport) -> String {
+    let m = &r.metrics;
+    let t = m.at_threshold;
+    let mut lines = vec![
+        format!(
+            "{} live, {} spoof images; not scored (no face, too little context): {:.2}% of \
+             live (BPNRR), {:.2}% of spoof (APNRR); the rates below are over the scored",
+            m.live,
+            m.spoof,
+            m.bpnrr * 100.0,
+            m.apnrr * 100.0
+        ),
+        format!("AUC {:.4}", m.auc),
+        format!(
+            "at threshold {:.3}: APCER {:.2}%  BPCER {:.2}%",
+            t.threshold,
+            t.apcer * 100.0,
+            t.bpcer * 100.0
+        ),
+    ];
+    for point in &m.bpcer_at_apcer {
+        lines.push(format!(
+            "BPCER at APCER {:.0}%: {:.2}% (threshold {:.3})",
+            point.apcer_target * 100.0,
+            point.bpcer * 100.0,
+            point.threshold
+        ));
+    }
+    for attack in &m.per_attack {
+        lines.push(format!(
+            "attack {}: {} images, APCER {:.2}%",
+            attack.attack,
+            attack.count,
+            attack.apcer * 100.0
+        ));
+    }
+    lines.push(format!(
+        "liveness check: {:.1} ms per face (both networks, one thread)",
+        r.liveness_ms_per_face
+    ));
+    lines.join("\n")
+}
