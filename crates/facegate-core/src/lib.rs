@@ -17,6 +17,7 @@ macro_rules! debug_ports {
 pub mod account;
 pub mod accounts;
 pub mod cached;
+pub mod challenge;
 #[cfg(feature = "testing")]
 pub mod conformance;
 pub mod error;

@@ -1,0 +1,291 @@
+//! The decision of an active liveness challenge: the server draws a few head movements,
+//! the client films them, and the frames must show one person, frontal first, making
+//! exactly those movements in that order, with the frontal frames passing the passive
+//! check. Pure: the frames arrive already measured ([`FrameReport`]).
+
+use serde::{Deserialize, Serialize};
+
+use crate::face::Embedding;
+use crate::similarity;
+
+/// One head movement of a challenge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Movement {
+    /// The head turns towards the subject's left (the image's right).
+    TurnLeft,
+    TurnRight,
+    LookUp,
+    LookDown,
+}
+
+/// What one frame showed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FrameReport {
+    pub faces: usize,
+    /// The main face's head pose in degrees: yaw positive when the subject turns to their
+    /// right (the face towards the image's left), pitch positive looking up.
+    pub yaw: f32,
+    pub pitch: f32,
+    pub embedding: Option<Embedding>,
+    /// The passive liveness score; `None` where the frame could not tell.
+    pub liveness: Option<f32>,
+}
+
+/// Thresholds of the decision.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ChallengeRules {
+    /// A frame within this many degrees of straight ahead (yaw and pitch) is frontal.
+    pub frontal_degrees: f32,
+    /// A movement counts once the head turns at least this far.
+    pub turn_degrees: f32,
+    /// Cosine every frame's face must reach against the first frame's.
+    pub same_person: f32,
+    /// Passive score every scored frontal frame must reach.
+    pub liveness: f32,
+}
+
+/// The outcome of a challenge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Live,
+    /// A frontal frame failed the passive check.
+    Spoof,
+    /// The frames do not show what was asked (wrong movements, faces, people).
+    Failed,
+}
+
+/// Why a challenge was not passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// A frame holds no face, or several.
+    NotOneFace,
+    DifferentPeople,
+    NoFrontalFrame,
+    NoMovement,
+    WrongOrder,
+    WrongMovements,
+    /// No frontal frame held enough around the face for the passive check.
+    InsufficientContext,
+    PassiveCheckFailed,
+}
+
+/// The verdict, its reasons, the lowest passive score of the frontal frames and the
+/// frontal frame that scored best (the audit image).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Decision {
+    pub verdict: Verdict,
+    pub reasons: Vec<Reason>,
+    pub score: Option<f32>,
+    #[serde(skip)]
+    pub best_frame: Option<usize>,
+}
+
+/// Where a frame's head points: a movement, straight ahead, or in between.
+fn pose(frame: &FrameReport, rules: &ChallengeRules) -> Option<Option<Movement>> {
+    let (yaw, pitch) = (frame.yaw, frame.pitch);
+    if yaw.abs() <= rules.frontal_degrees && pitch.abs() <= rules.frontal_degrees {
+        return Some(None);
+    }
+    let turned = if yaw.abs() >= pitch.abs() {
+        (yaw.abs() >= rules.turn_degrees).then_some(if yaw > 0.0 {
+            Movement::TurnRight
+        } else {
+            Movement::TurnLeft
+        })
+    } else {
+        (pitch.abs() >= rules.turn_degrees).then_some(if pitch > 0.0 {
+            Movement::LookUp
+        } else {
+            Movement::LookDown
+        })
+    };
+    turned.map(Some)
+}
+
+/// Decides a challenge from its frames, in the order they were filmed.
+pub fn decide(challenge: &[Movement], frames: &[FrameReport], rules: &ChallengeRules) -> Decision {
+    let mut reasons = Vec::new();
+    if frames.is_empty() || frames.iter().any(|f| f.faces != 1) {
+        reasons.push(Reason::NotOneFace);
+    }
+    if !one_person(frames, rules.same_person) {
+        reasons.push(Reason::DifferentPeople);
+    }
+    let poses: Vec<Option<Movement>> = frames.iter().filter_map(|f| pose(f, rules)).collect();
+    if poses.first() != Some(&None) {
+        reasons.push(Reason::NoFrontalFrame);
+    }
+    let mut moves: Vec<Movement> = poses.iter().flatten().copied().collect();
+    moves.dedup();
+    if moves.is_empty() {
+        reasons.push(Reason::NoMovement);
+    } else if moves != challenge {
+        let (mut seen, mut asked) = (moves.clone(), challenge.to_vec());
+        seen.sort_by_key(|m| *m as u8);
+        asked.sort_by_key(|m| *m as u8);
+        reasons.push(if seen == asked {
+            Reason::WrongOrder
+        } else {
+            Reason::WrongMovements
+        });
+    }
+    let frontal: Vec<(usize, f32)> = frames
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| pose(f, rules) == Some(None))
+        .filter_map(|(i, f)| f.liveness.map(|s| (i, s)))
+        .collect();
+    let score = frontal.iter().map(|(_, s)| *s).reduce(f32::min);
+    let best_frame = frontal
+        .iter()
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(i, _)| *i);
+    let spoof = score.is_some_and(|s| s < rules.liveness);
+    if spoof {
+        reasons.push(Reason::PassiveCheckFailed);
+    } else if score.is_none() && !reasons.contains(&Reason::NoFrontalFrame) {
+        reasons.push(Reason::InsufficientContext);
+    }
+    let verdict = if spoof {
+        Verdict::Spoof
+    } else if reasons.is_empty() {
+        Verdict::Live
+    } else {
+        Verdict::Failed
+    };
+    Decision {
+        verdict,
+        reasons,
+        score,
+        best_frame,
+    }
+}
+
+/// Whether every frame's face is the first frame's person.
+fn one_person(frames: &[FrameReport], threshold: f32) -> bool {
+    let mut faces = frames.iter().filter_map(|f| f.embedding.as_ref());
+    let Some(first) = faces.next() else {
+        return false;
+    };
+    faces.all(|e| similarity::cosine(first, e).is_ok_and(|s| s >= threshold))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::face::ModelId;
+
+    const RULES: ChallengeRules = ChallengeRules {
+        frontal_degrees: 10.0,
+        turn_degrees: 20.0,
+        same_person: 0.4,
+        liveness: 0.5,
+    };
+
+    fn person(seed: f32) -> Embedding {
+        let vector = (0..8).map(|i| ((i as f32 + 1.0) * seed).sin()).collect();
+        Embedding::from_raw(ModelId("m".into()), vector).unwrap()
+    }
+
+    fn frame(yaw: f32, pitch: f32, liveness: Option<f32>) -> FrameReport {
+        FrameReport {
+            faces: 1,
+            yaw,
+            pitch,
+            embedding: Some(person(1.0)),
+            liveness,
+        }
+    }
+
+    const LEFT_RIGHT: [Movement; 2] = [Movement::TurnLeft, Movement::TurnRight];
+
+    fn left_then_right() -> Vec<FrameReport> {
+        vec![
+            frame(0.0, 2.0, Some(0.9)),
+            frame(-12.0, 0.0, None),
+            frame(-35.0, 3.0, None),
+            frame(-30.0, 0.0, None),
+            frame(2.0, 0.0, Some(0.8)),
+            frame(32.0, -4.0, None),
+            frame(1.0, 1.0, Some(0.95)),
+        ]
+    }
+
+    #[test]
+    fn the_asked_movements_of_one_live_person_pass() {
+        let d = decide(&LEFT_RIGHT, &left_then_right(), &RULES);
+        assert_eq!(
+            (d.verdict, d.reasons.as_slice()),
+            (Verdict::Live, &[][..]),
+            "{d:?}"
+        );
+        assert_eq!((d.score, d.best_frame), (Some(0.8), Some(6)));
+    }
+
+    #[test]
+    fn missing_wrong_and_reordered_movements_fail() {
+        let still = vec![frame(0.0, 0.0, Some(0.9)); 5];
+        let d = decide(&LEFT_RIGHT, &still, &RULES);
+        assert_eq!(
+            (d.verdict, d.reasons.clone()),
+            (Verdict::Failed, vec![Reason::NoMovement])
+        );
+
+        let mut reversed = left_then_right();
+        reversed.iter_mut().for_each(|f| f.yaw = -f.yaw);
+        let d = decide(&LEFT_RIGHT, &reversed, &RULES);
+        assert_eq!(d.reasons, [Reason::WrongOrder]);
+
+        let up = decide(
+            &[Movement::LookUp, Movement::TurnLeft],
+            &left_then_right(),
+            &RULES,
+        );
+        assert_eq!(up.reasons, [Reason::WrongMovements]);
+
+        let mut turned_first = left_then_right();
+        turned_first.remove(0);
+        turned_first.remove(0);
+        let d = decide(&LEFT_RIGHT, &turned_first, &RULES);
+        assert_eq!(d.reasons, [Reason::NoFrontalFrame]);
+    }
+
+    #[test]
+    fn another_person_or_a_crowd_fails() {
+        let mut frames = left_then_right();
+        frames[4].embedding = Some(person(2.7));
+        let d = decide(&LEFT_RIGHT, &frames, &RULES);
+        assert_eq!(
+            (d.verdict, d.reasons.clone()),
+            (Verdict::Failed, vec![Reason::DifferentPeople])
+        );
+
+        let mut frames = left_then_right();
+        frames[2].faces = 2;
+        assert_eq!(
+            decide(&LEFT_RIGHT, &frames, &RULES).reasons,
+            [Reason::NotOneFace]
+        );
+    }
+
+    #[test]
+    fn a_frontal_frame_below_the_passive_threshold_is_a_spoof() {
+        let mut frames = left_then_right();
+        frames[4].liveness = Some(0.1);
+        let d = decide(&LEFT_RIGHT, &frames, &RULES);
+        assert_eq!((d.verdict, d.score), (Verdict::Spoof, Some(0.1)));
+        assert_eq!(d.reasons, [Reason::PassiveCheckFailed]);
+
+        // No frontal frame could be scored: not evidence of life.
+        let mut frames = left_then_right();
+        frames.iter_mut().for_each(|f| f.liveness = None);
+        let d = decide(&LEFT_RIGHT, &frames, &RULES);
+        assert_eq!(
+            (d.verdict, d.reasons.clone()),
+            (Verdict::Failed, vec![Reason::InsufficientContext])
+        );
+    }
+}
