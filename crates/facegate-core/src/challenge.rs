@@ -83,26 +83,32 @@ pub struct Decision {
     pub best_frame: Option<usize>,
 }
 
-/// Where a frame's head points: a movement, straight ahead, or in between.
-fn pose(frame: &FrameReport, rules: &ChallengeRules) -> Option<Option<Movement>> {
+/// Where a frame's head points.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pose {
+    Frontal,
+    Turned(Movement),
+    /// Neither straight ahead nor turned far enough: says nothing.
+    Between,
+}
+
+fn pose(frame: &FrameReport, rules: &ChallengeRules) -> Pose {
     let (yaw, pitch) = (frame.yaw, frame.pitch);
     if yaw.abs() <= rules.frontal_degrees && pitch.abs() <= rules.frontal_degrees {
-        return Some(None);
+        return Pose::Frontal;
     }
-    let turned = if yaw.abs() >= pitch.abs() {
-        (yaw.abs() >= rules.turn_degrees).then_some(if yaw > 0.0 {
-            Movement::TurnRight
-        } else {
-            Movement::TurnLeft
-        })
+    let (angle, positive, negative) = if yaw.abs() >= pitch.abs() {
+        (yaw, Movement::TurnRight, Movement::TurnLeft)
     } else {
-        (pitch.abs() >= rules.turn_degrees).then_some(if pitch > 0.0 {
-            Movement::LookUp
-        } else {
-            Movement::LookDown
-        })
+        (pitch, Movement::LookUp, Movement::LookDown)
     };
-    turned.map(Some)
+    if angle.abs() < rules.turn_degrees {
+        Pose::Between
+    } else if angle > 0.0 {
+        Pose::Turned(positive)
+    } else {
+        Pose::Turned(negative)
+    }
 }
 
 /// Decides a challenge from its frames, in the order they were filmed.
@@ -114,11 +120,21 @@ pub fn decide(challenge: &[Movement], frames: &[FrameReport], rules: &ChallengeR
     if !one_person(frames, rules.same_person) {
         reasons.push(Reason::DifferentPeople);
     }
-    let poses: Vec<Option<Movement>> = frames.iter().filter_map(|f| pose(f, rules)).collect();
-    if poses.first() != Some(&None) {
+    let poses: Vec<Pose> = frames
+        .iter()
+        .map(|f| pose(f, rules))
+        .filter(|p| *p != Pose::Between)
+        .collect();
+    if poses.first() != Some(&Pose::Frontal) {
         reasons.push(Reason::NoFrontalFrame);
     }
-    let mut moves: Vec<Movement> = poses.iter().flatten().copied().collect();
+    let mut moves: Vec<Movement> = poses
+        .iter()
+        .filter_map(|p| match p {
+            Pose::Turned(m) => Some(*m),
+            _ => None,
+        })
+        .collect();
     moves.dedup();
     if moves.is_empty() {
         reasons.push(Reason::NoMovement);
@@ -135,7 +151,7 @@ pub fn decide(challenge: &[Movement], frames: &[FrameReport], rules: &ChallengeR
     let frontal: Vec<(usize, f32)> = frames
         .iter()
         .enumerate()
-        .filter(|(_, f)| pose(f, rules) == Some(None))
+        .filter(|(_, f)| pose(f, rules) == Pose::Frontal)
         .filter_map(|(i, f)| f.liveness.map(|s| (i, s)))
         .collect();
     let score = frontal.iter().map(|(_, s)| *s).reduce(f32::min);
@@ -235,7 +251,9 @@ mod tests {
         );
 
         let mut reversed = left_then_right();
-        reversed.iter_mut().for_each(|f| f.yaw = -f.yaw);
+        for f in &mut reversed {
+            f.yaw = -f.yaw;
+        }
         let d = decide(&LEFT_RIGHT, &reversed, &RULES);
         assert_eq!(d.reasons, [Reason::WrongOrder]);
 
@@ -281,7 +299,9 @@ mod tests {
 
         // No frontal frame could be scored: not evidence of life.
         let mut frames = left_then_right();
-        frames.iter_mut().for_each(|f| f.liveness = None);
+        for f in &mut frames {
+            f.liveness = None;
+        }
         let d = decide(&LEFT_RIGHT, &frames, &RULES);
         assert_eq!(
             (d.verdict, d.reasons.clone()),
