@@ -24,6 +24,7 @@ pub mod error;
 pub mod face;
 pub mod failure;
 pub mod jobs;
+pub mod liveness_sessions;
 pub mod model;
 pub mod ports;
 pub mod reembed;

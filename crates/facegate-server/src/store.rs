@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use facegate_core::ports::{
-    ApiKeyStore, AuditLog, CollectionStore, GaugeSource, InventorySource, JobQueue, ReferenceStore,
-    ScanStore, Sealer, TransactionStore, UserStore, WebhookStore,
+    ApiKeyStore, AuditLog, CollectionStore, GaugeSource, InventorySource, JobQueue,
+    LivenessSessionStore, ReferenceStore, ScanStore, Sealer, TransactionStore, UserStore,
+    WebhookStore,
 };
 use serde_json::json;
 
@@ -21,6 +22,7 @@ pub trait Store:
     + ApiKeyStore
     + JobQueue
     + ScanStore
+    + LivenessSessionStore
     + TransactionStore
     + WebhookStore
     + AuditLog
@@ -37,6 +39,7 @@ impl<T> Store for T where
         + ApiKeyStore
         + JobQueue
         + ScanStore
+        + LivenessSessionStore
         + TransactionStore
         + WebhookStore
         + AuditLog

@@ -28,6 +28,7 @@ mod error;
 mod gauges;
 mod inventory;
 mod jobs;
+mod liveness_sessions;
 mod references;
 mod refresh_tokens;
 mod scans;
@@ -45,12 +46,13 @@ pub use references::each_reference;
 pub use store::{SqlStore, Vectors};
 
 /// The tables the statements read and write; each store's migrations create them.
-pub const TABLES: [&str; 13] = [
+pub const TABLES: [&str; 14] = [
     "api_keys",
     "audit_log",
     "face_references",
     "faces",
     "jobs",
+    "liveness_sessions",
     "photos",
     "refresh_tokens",
     "scans",

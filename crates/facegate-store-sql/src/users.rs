@@ -197,10 +197,19 @@ async fn delete<V>(store: &SqlStore<V>, user_id: &str) -> Result<Option<Vec<Stri
         .bind(user_id)
         .fetch_all(&mut *tx)
         .await?;
-        let photos = sqlx::query_scalar("DELETE FROM scans WHERE user_id = $1 RETURNING photo_key")
-            .bind(user_id)
-            .fetch_all(&mut *tx)
-            .await?;
+        let mut photos: Vec<String> =
+            sqlx::query_scalar("DELETE FROM scans WHERE user_id = $1 RETURNING photo_key")
+                .bind(user_id)
+                .fetch_all(&mut *tx)
+                .await?;
+        // Liveness sessions' audit frames.
+        let audits: Vec<Option<String>> = sqlx::query_scalar(
+            "DELETE FROM liveness_sessions WHERE user_id = $1 RETURNING audit_key",
+        )
+        .bind(user_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        photos.extend(audits.into_iter().flatten());
         // Their hooks (with their deliveries); deliveries about them cascade from `users`.
         sqlx::query("DELETE FROM webhooks WHERE owner = 'user:' || $1")
             .bind(user_id)

@@ -4,7 +4,9 @@ use crate::account::{
     ApiKey, AuditEntry, Job, JobRequest, JobResult, JobState, RefreshToken, Role, Scope,
     Transaction, User, UserFace, VerificationResult, VerificationStatus,
 };
+use crate::challenge::{Movement, Verdict};
 use crate::face::{BoundingBox, Embedding, FaceDetection, Landmarks5, ModelId};
+use crate::liveness_sessions::{LivenessSession, SessionResult};
 use crate::model::{IndexedFace, IndexedPhoto, Reference, Timestamp};
 use crate::ports::{BlobStore, StoredObject, Symmetry, UserStore};
 use crate::scans::{Scan, ScanResult, ScanStatus};
@@ -307,6 +309,31 @@ pub fn delivery(job_id: &str, webhook_id: &str, user_id: &str, at: Timestamp) ->
         next_attempt_at: at,
         created_at: at,
         delivered_at: None,
+    }
+}
+
+/// A fresh liveness session of the user, asking to turn left then right, for 60 s.
+pub fn liveness_session(id: &str, user_id: &str, created_at: Timestamp) -> LivenessSession {
+    LivenessSession {
+        id: id.to_owned(),
+        user_id: user_id.to_owned(),
+        nonce_digest: format!("digest-{id}"),
+        challenge: vec![Movement::TurnLeft, Movement::TurnRight],
+        created_at,
+        expires_at: created_at + 60_000,
+        used_at: None,
+        result: None,
+        spent_at: None,
+    }
+}
+
+/// A live result with its audit frame under `audit/{id}`.
+pub fn live_result(id: &str) -> SessionResult {
+    SessionResult {
+        verdict: Verdict::Live,
+        reasons: Vec::new(),
+        score: Some(0.9),
+        audit_key: Some(format!("audit/{id}")),
     }
 }
 

@@ -9,6 +9,7 @@ pub mod accounts;
 pub mod collections;
 pub mod fixtures;
 pub mod jobs;
+pub mod liveness_sessions;
 pub mod metrics;
 pub mod references;
 pub mod scans;
@@ -49,6 +50,7 @@ macro_rules! conformance_checks {
             uploads_no_pending_job_consumes_are_swept,
         );
         $run_concurrent!(jobs: concurrent_claimers_never_share_a_job);
+        $run!(liveness_sessions: a_session_is_started_once_judged_and_spent_once);
         $run!(
             metrics: the_inventory_counts_every_record,
             the_gauges_count_due_queued_jobs_and_age_the_oldest,

@@ -4,11 +4,13 @@
 use futures_util::future::join_all;
 
 use super::fixtures::{
-    DIM, MODEL, SECRET, add_user, delivery, hook, job, password_hash, scan, token, transaction,
-    unit, upload_key, user, user_face, verified,
+    DIM, MODEL, SECRET, add_user, delivery, hook, job, live_result, liveness_session,
+    password_hash, scan, token, transaction, unit, upload_key, user, user_face, verified,
 };
 use crate::account::{RefreshUse, Role};
-use crate::ports::{JobQueue, ScanStore, TransactionStore, UserStore, WebhookStore};
+use crate::ports::{
+    JobQueue, LivenessSessionStore, ScanStore, TransactionStore, UserStore, WebhookStore,
+};
 use crate::similarity::cosine;
 use crate::webhooks::WebhookEvent;
 
@@ -73,11 +75,18 @@ pub async fn a_stored_face_marks_the_user_verified<S: UserStore + ?Sized>(store:
     assert!(store.user_face("nobody").await.unwrap().is_none());
 }
 
-/// The user's face, tokens, jobs, scans, transactions and hooks go; the upload keys of
-/// their unfinished jobs and the photos of their scans come back for deletion.
+/// The user's face, tokens, jobs, scans, liveness sessions, transactions and hooks go; the
+/// upload keys of their unfinished jobs, the photos of their scans and their sessions'
+/// audit frames come back for deletion.
 pub async fn deleting_a_user_removes_everything_of_theirs<S>(store: &S)
 where
-    S: UserStore + JobQueue + TransactionStore + ScanStore + WebhookStore + ?Sized,
+    S: UserStore
+        + JobQueue
+        + TransactionStore
+        + ScanStore
+        + LivenessSessionStore
+        + WebhookStore
+        + ?Sized,
 {
     add_user(store, "u1", 0).await;
     add_user(store, "u2", 0).await;
@@ -106,6 +115,16 @@ where
     for (id, user_id) in [("s1", "u1"), ("s2", "u2")] {
         store.insert_scan(&scan(id, user_id, 60)).await.unwrap();
     }
+    for (id, user_id) in [("l1", "u1"), ("l2", "u2")] {
+        store
+            .insert_liveness_session(&liveness_session(id, user_id, 70))
+            .await
+            .unwrap();
+        store
+            .complete_liveness_session(id, &live_result(id))
+            .await
+            .unwrap();
+    }
     for (id, owner) in [("h1", "user:u1"), ("h2", "user:u2")] {
         store
             .insert_webhook(&hook(id, owner, &WebhookEvent::ALL, 0), SECRET)
@@ -124,8 +143,15 @@ where
     uploads.sort();
     assert_eq!(
         uploads,
-        ["scans/s1".into(), upload_key("j1"), upload_key("j2")]
+        [
+            "audit/l1".into(),
+            "scans/s1".into(),
+            upload_key("j1"),
+            upload_key("j2")
+        ]
     );
+    assert!(store.liveness_session("l1").await.unwrap().is_none());
+    assert!(store.liveness_session("l2").await.unwrap().is_some());
 
     assert!(store.user("u1").await.unwrap().is_none());
     assert!(store.user_by_name("name-u1").await.unwrap().is_none());

@@ -8,6 +8,7 @@ use crate::account::{
     UserFace,
 };
 use crate::failure::Result;
+use crate::liveness_sessions::{LivenessSession, SessionResult};
 use crate::model::Timestamp;
 use crate::scans::{LeaderboardEntry, Scan, ScanResult};
 
@@ -105,6 +106,18 @@ pub trait ScanStore: Send + Sync {
     async fn complete_scan(&self, id: &str, result: &ScanResult, at: Timestamp) -> Result<()>;
     /// Users by their best score, best first.
     async fn leaderboard(&self, limit: usize) -> Result<Vec<LeaderboardEntry>>;
+}
+
+/// Liveness sessions.
+#[async_trait]
+pub trait LivenessSessionStore: Send + Sync {
+    async fn insert_liveness_session(&self, session: &LivenessSession) -> Result<()>;
+    async fn liveness_session(&self, id: &str) -> Result<Option<LivenessSession>>;
+    /// Marks the session used at `at`; `false` when it was used already (a replay).
+    async fn start_liveness_session(&self, id: &str, at: Timestamp) -> Result<bool>;
+    async fn complete_liveness_session(&self, id: &str, result: &SessionResult) -> Result<()>;
+    /// Marks the session spent at `at`; `false` when it was spent already.
+    async fn spend_liveness_session(&self, id: &str, at: Timestamp) -> Result<bool>;
 }
 
 /// Users' transactions.

@@ -8,8 +8,8 @@ mod webhooks;
 
 pub use accounts::{
     ApiKeyStore, AuditLog, Credentials, Inventory, InventorySource, JobListener, JobQueue,
-    NoEncryption, NoListener, RateDecision, RateLimiter, ScanStore, Sealer, TokenRejection,
-    TransactionStore, UserStore,
+    LivenessSessionStore, NoEncryption, NoListener, RateDecision, RateLimiter, ScanStore, Sealer,
+    TokenRejection, TransactionStore, UserStore,
 };
 pub use cache::{Cache, CacheHealth, NoCache};
 pub use metrics::{GaugeSource, Gauges, MatchOp, Metrics, NoMetrics, QueueLevel, Stage, Timer};
