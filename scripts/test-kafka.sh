@@ -18,6 +18,8 @@
 # FACEGATE_KAFKA_STATE overrides the state folder (default: a folder of /tmp named after
 # this checkout, removed by `stop`).
 set -euo pipefail
+# shellcheck source=scripts/test-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/test-lib.sh"
 
 TANSU_VERSION="0.6.0"
 
@@ -40,10 +42,6 @@ ensure_tansu() {
     cargo install tansu --version "$TANSU_VERSION" --locked --features libsql \
         --root "$TANSU_ROOT" >&2
     [[ -x "$TANSU" ]] || die "cargo install did not produce $TANSU"
-}
-
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
 address() {

@@ -11,6 +11,8 @@
 # server's certificate come from scripts/test-tls-certs.sh, in the server's folder; the
 # URL names the CA file as sslrootcert.
 set -euo pipefail
+# shellcheck source=scripts/test-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/test-lib.sh"
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CHECKOUT_ID="$(printf '%s' "$ROOT" | sha256sum | cut -c1-12)"
@@ -19,10 +21,6 @@ PG_USER="facegate-pg"
 
 log() { printf 'test-postgres-tls: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
-
-as_server_user() {
-    if [[ "$(id -u)" == 0 ]]; then runuser -u "$PG_USER" -- "$@"; else "$@"; fi
-}
 
 server_bin() {
     local bin

