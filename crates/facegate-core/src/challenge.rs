@@ -35,12 +35,15 @@ pub struct FrameReport {
 /// Thresholds of the decision.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct ChallengeRules {
-    /// A frame within this many degrees of straight ahead (yaw and pitch) is frontal.
+    /// A frame within this many degrees of straight ahead (yaw; pitch short of a
+    /// movement) is frontal.
     pub frontal_degrees: f32,
     /// A movement counts once the head turns at least this far.
     pub turn_degrees: f32,
-    /// Cosine every frame's face must reach against the first frame's.
+    /// Cosine every frontal frame's face must reach against the first frame's.
     pub same_person: f32,
+    /// The same for turned frames: lower, as a turned face matches its frontal view less.
+    pub same_person_turned: f32,
     /// Passive score every scored frontal frame must reach.
     pub liveness: f32,
 }
@@ -94,7 +97,8 @@ enum Pose {
 
 fn pose(frame: &FrameReport, rules: &ChallengeRules) -> Pose {
     let (yaw, pitch) = (frame.yaw, frame.pitch);
-    if yaw.abs() <= rules.frontal_degrees && pitch.abs() <= rules.frontal_degrees {
+    // Pitch estimates are noisier than yaw: a face is frontal short of a nod.
+    if yaw.abs() <= rules.frontal_degrees && pitch.abs() < rules.turn_degrees {
         return Pose::Frontal;
     }
     let (angle, positive, negative) = if yaw.abs() >= pitch.abs() {
@@ -117,7 +121,7 @@ pub fn decide(challenge: &[Movement], frames: &[FrameReport], rules: &ChallengeR
     if frames.is_empty() || frames.iter().any(|f| f.faces != 1) {
         reasons.push(Reason::NotOneFace);
     }
-    if !one_person(frames, rules.same_person) {
+    if !one_person(frames, rules) {
         reasons.push(Reason::DifferentPeople);
     }
     let poses: Vec<Pose> = frames
@@ -180,13 +184,23 @@ pub fn decide(challenge: &[Movement], frames: &[FrameReport], rules: &ChallengeR
     }
 }
 
-/// Whether every frame's face is the first frame's person.
-fn one_person(frames: &[FrameReport], threshold: f32) -> bool {
-    let mut faces = frames.iter().filter_map(|f| f.embedding.as_ref());
-    let Some(first) = faces.next() else {
+/// Whether every frame's face is the first frame's person (frames without exactly one
+/// face are [`Reason::NotOneFace`]'s).
+fn one_person(frames: &[FrameReport], rules: &ChallengeRules) -> bool {
+    let mut faces = frames.iter().filter(|f| f.faces == 1);
+    let Some(first) = faces.next().and_then(|f| f.embedding.as_ref()) else {
         return false;
     };
-    faces.all(|e| similarity::cosine(first, e).is_ok_and(|s| s >= threshold))
+    faces.all(|f| {
+        let threshold = if pose(f, rules) == Pose::Frontal {
+            rules.same_person
+        } else {
+            rules.same_person_turned
+        };
+        f.embedding
+            .as_ref()
+            .is_some_and(|e| similarity::cosine(first, e).is_ok_and(|s| s >= threshold))
+    })
 }
 
 #[cfg(test)]
@@ -198,6 +212,7 @@ mod tests {
         frontal_degrees: 10.0,
         turn_degrees: 20.0,
         same_person: 0.4,
+        same_person_turned: 0.2,
         liveness: 0.5,
     };
 

@@ -70,8 +70,11 @@ pub enum ErrorCode {
     StepUpRequired,
     /// The selfie does not match the account's verified face.
     FaceMismatch,
-    /// The resource already exists (for example a username that is taken).
+    /// The resource already exists (for example a username that is taken), or a
+    /// single-use resource was used already.
     Conflict,
+    /// A liveness session's time ran out: start a new one.
+    SessionExpired,
     /// The caller sent too many requests in the rate-limit window; retry later.
     RateLimited,
     /// Too many requests are being processed; retry later.
@@ -84,7 +87,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for documentation and exhaustive tests.
-    pub const ALL: [ErrorCode; 28] = [
+    pub const ALL: [ErrorCode; 29] = [
         ErrorCode::ValidationFailed,
         ErrorCode::InvalidImage,
         ErrorCode::UnsupportedFormat,
@@ -109,6 +112,7 @@ impl ErrorCode {
         ErrorCode::StepUpRequired,
         ErrorCode::FaceMismatch,
         ErrorCode::Conflict,
+        ErrorCode::SessionExpired,
         ErrorCode::RateLimited,
         ErrorCode::Overloaded,
         ErrorCode::ModelUnavailable,
@@ -142,6 +146,7 @@ impl ErrorCode {
             ErrorCode::StepUpRequired => "step_up_required",
             ErrorCode::FaceMismatch => "face_mismatch",
             ErrorCode::Conflict => "conflict",
+            ErrorCode::SessionExpired => "session_expired",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::Overloaded => "overloaded",
             ErrorCode::ModelUnavailable => "model_unavailable",
@@ -167,6 +172,7 @@ impl ErrorCode {
             | ErrorCode::InsufficientContext
             | ErrorCode::NotFound
             | ErrorCode::Conflict
+            | ErrorCode::SessionExpired
             | ErrorCode::RateLimited => ErrorType::InvalidRequest,
             ErrorCode::Unauthorized
             | ErrorCode::InvalidCredentials
@@ -208,6 +214,7 @@ impl ErrorCode {
             | ErrorCode::StepUpRequired
             | ErrorCode::FaceMismatch => 403,
             ErrorCode::Conflict => 409,
+            ErrorCode::SessionExpired => 410,
             ErrorCode::RateLimited | ErrorCode::Overloaded => 429,
             ErrorCode::ModelUnavailable => 503,
             ErrorCode::Internal => 500,

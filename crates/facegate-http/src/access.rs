@@ -78,6 +78,11 @@ pub struct Gate {
     pub limit: Option<Limit>,
 }
 
+/// The client's address as the rate limits see it (see [`client_ip`]), for use-cases that
+/// count per address.
+#[derive(Debug, Clone)]
+pub struct ClientAddr(pub String);
+
 /// The caller of a request; `None` when no credentials were sent.
 #[derive(Debug, Clone)]
 pub struct Caller(pub Option<Principal>);
@@ -273,9 +278,12 @@ fn rate_headers(response: &mut Response, decision: &RateDecision) {
 /// Enforces a route group's [`Gate`]: the caller's rights first, then the rate limit.
 pub async fn enforce(
     State((state, gate, trust_forwarded_for)): State<(AppState, Gate, bool)>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
+    let ip = client_ip(&request, trust_forwarded_for)
+        .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+    request.extensions_mut().insert(ClientAddr(ip.clone()));
     let caller = request
         .extensions()
         .get::<Caller>()
@@ -287,8 +295,6 @@ pub async fn enforce(
     let Some(limit) = gate.limit else {
         return next.run(request).await;
     };
-    let ip = client_ip(&request, trust_forwarded_for)
-        .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
     let who = match (limit.by, &caller.0) {
         (LimitBy::Caller, Some(p)) => match &p.kind {
             PrincipalKind::User { id, .. } => format!("user:{id}"),

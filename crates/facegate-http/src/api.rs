@@ -7,7 +7,8 @@ use facegate_core::account::Scope;
 
 use crate::access::{self, Gate, Limit, LimitBy, Need};
 use crate::routes::{
-    accounts, admin, collections, faces, references, scans, transactions, webhooks,
+    accounts, admin, collections, faces, liveness_sessions, references, scans, transactions,
+    webhooks,
 };
 use crate::state::AppState;
 use crate::{HttpConfig, stats};
@@ -167,6 +168,18 @@ fn accounts(g: &Gates) -> Router<AppState> {
         )
         .route("/jobs/{id}", g.caller(get(accounts::job)))
         .route("/scans", g.user_upload(post(scans::create)))
+        .route(
+            "/liveness/sessions",
+            g.user(post(liveness_sessions::create)),
+        )
+        .route(
+            "/liveness/sessions/{id}",
+            g.user(get(liveness_sessions::get)),
+        )
+        .route(
+            "/liveness/sessions/{id}/frames",
+            g.user_upload(post(liveness_sessions::answer)),
+        )
         .route("/scans/{id}", g.caller(get(scans::get)))
         .route("/leaderboard", g.caller(get(scans::leaderboard)))
         .route("/transactions", g.user(post(transactions::create)))

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use facegate_core::FaceService;
 use facegate_core::accounts::AccountService;
+use facegate_core::liveness_sessions::LivenessSessionService;
 use facegate_core::ports::{AuditLog, GaugeSource, InventorySource, RateLimiter};
 use facegate_core::scans::ScanService;
 use facegate_core::transactions::TransactionService;
@@ -23,6 +24,7 @@ pub struct AppState {
     pub verification: VerificationService,
     pub transactions: TransactionService,
     pub scans: ScanService,
+    pub sessions: LivenessSessionService,
     pub webhooks: WebhookService,
     pub audit: Arc<dyn AuditLog>,
     pub inventory: Arc<dyn InventorySource>,

@@ -14,14 +14,24 @@ const IMAGE_FIELDS: [&str; 7] = [
     "file", "image", "selfie", "image_a", "image_b", "file_a", "file_b",
 ];
 
+/// The repeated field of a sequence of images (the frames of a liveness challenge).
+const FRAMES_FIELD: &str = "frames";
+
 /// Text fields and images of a request, whatever its encoding.
 #[derive(Debug, Default)]
 pub struct Upload {
     fields: HashMap<String, String>,
     images: HashMap<String, Vec<u8>>,
+    /// Every `frames` image, in the order sent.
+    frames: Vec<Vec<u8>>,
 }
 
 impl Upload {
+    /// The images of the repeated `frames` field (a JSON array of base64), in order.
+    pub fn take_frames(&mut self) -> Vec<Vec<u8>> {
+        std::mem::take(&mut self.frames)
+    }
+
     /// The image in `name`, required.
     pub fn image(&mut self, name: &str) -> Result<Vec<u8>, ApiError> {
         self.images
@@ -97,7 +107,9 @@ impl<S: Send + Sync> FromRequest<S> for Upload {
                     .bytes()
                     .await
                     .map_err(|e| ApiError::rejection(e.status(), e.body_text()))?;
-                if is_file {
+                if name == FRAMES_FIELD {
+                    upload.frames.push(bytes.to_vec());
+                } else if is_file {
                     upload.images.insert(name, bytes.to_vec());
                 } else {
                     upload
@@ -118,6 +130,14 @@ impl<S: Send + Sync> FromRequest<S> for Upload {
                     }
                     serde_json::Value::String(s) => {
                         upload.fields.insert(name, s);
+                    }
+                    serde_json::Value::Array(frames) if name == FRAMES_FIELD => {
+                        for frame in frames {
+                            let text = frame.as_str().ok_or_else(|| {
+                                ApiError::validation("`frames` must be base64 strings")
+                            })?;
+                            upload.frames.push(decode_base64(&name, text)?);
+                        }
                     }
                     serde_json::Value::Null => {}
                     other => {

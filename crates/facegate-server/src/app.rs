@@ -9,7 +9,9 @@ use facegate_cache::{MemoryRateLimiter, RedisCache, RedisClient, RedisRateLimite
 use facegate_core::account::Role;
 use facegate_core::accounts::{AccountPorts, AccountService, AuthPolicy};
 use facegate_core::cached::{CachedCollections, CachedEngine};
+use facegate_core::challenge::ChallengeRules;
 use facegate_core::jobs::{JobPolicy, JobPorts, JobService};
+use facegate_core::liveness_sessions::{LivenessSessionService, SessionPolicy, SessionPorts};
 use facegate_core::ports::{BlobStore, Clock, Metrics, NoMetrics, SealedBlobs, SystemClock};
 use facegate_core::ports::{CollectionStore, FaceEngine, JobListener, RateLimiter, Sealer};
 use facegate_core::reembed::{ReembedReport, Reembedder};
@@ -317,6 +319,52 @@ fn transactions(settings: &Settings, a: &Adapters) -> TransactionService {
     )
 }
 
+/// The stateless face operations, enrollment and collections; batches read under the
+/// import prefix only.
+fn face_service(settings: &Settings, a: &Adapters, metrics: Arc<PrometheusMetrics>) -> FaceService {
+    FaceService::new(
+        Ports {
+            engine: a.faces.clone(),
+            references: a.store.clone(),
+            collections: a.collections.clone(),
+            blobs: Arc::new(ScopedBlobs::new(
+                a.blobs.clone(),
+                &settings.storage.import_prefix,
+            )),
+            clock: a.clock.clone(),
+            metrics,
+        },
+        settings.policy(),
+    )
+}
+
+/// Liveness sessions over the store; audit frames in the (sealed) object store.
+fn liveness_sessions(settings: &Settings, a: &Adapters) -> LivenessSessionService {
+    let l = &settings.liveness;
+    LivenessSessionService::new(
+        SessionPorts {
+            engine: a.faces.clone(),
+            sessions: a.store.clone(),
+            blobs: a.blobs.clone(),
+            limiter: a.limiter.clone(),
+            clock: a.clock.clone(),
+        },
+        SessionPolicy {
+            lifetime_ms: l.session_lifetime_ms,
+            max_frames: l.max_frames,
+            max_failures: l.max_failures,
+            failure_window_ms: l.failure_window_ms,
+            rules: ChallengeRules {
+                frontal_degrees: l.frontal_degrees,
+                turn_degrees: l.turn_degrees,
+                same_person: settings.policy().threshold,
+                same_person_turned: l.turned_match,
+                liveness: settings.liveness_threshold(None),
+            },
+        },
+    )
+}
+
 /// Webhooks over the store, sent by the HTTP sender.
 fn webhooks(settings: &Settings, a: &Adapters) -> anyhow::Result<WebhookService> {
     let w = &settings.webhooks;
@@ -372,20 +420,7 @@ pub async fn build(settings: &Settings) -> anyhow::Result<App> {
     // One registry: the engine, the use-cases and the HTTP layer record into it.
     let metrics = Arc::new(PrometheusMetrics::new());
     let a = adapters(settings, metrics.clone()).await?;
-    let service = FaceService::new(
-        Ports {
-            engine: a.faces.clone(),
-            references: a.store.clone(),
-            collections: a.collections.clone(),
-            blobs: Arc::new(ScopedBlobs::new(
-                a.blobs.clone(),
-                &settings.storage.import_prefix,
-            )),
-            clock: a.clock.clone(),
-            metrics: metrics.clone(),
-        },
-        settings.policy(),
-    );
+    let service = face_service(settings, &a, metrics.clone());
     let accounts = accounts(settings, a.store.clone(), a.blobs.clone(), a.clock.clone())?;
     bootstrap(settings, &accounts).await?;
     let webhooks = webhooks(settings, &a)?;
@@ -442,6 +477,7 @@ pub async fn build(settings: &Settings) -> anyhow::Result<App> {
         verification,
         transactions: transactions(settings, &a),
         scans,
+        sessions: liveness_sessions(settings, &a),
         webhooks: webhooks.clone(),
         audit: a.store.clone(),
         inventory: a.store.clone(),

@@ -402,6 +402,43 @@ impl Default for WorkerSettings {
     }
 }
 
+/// Liveness sessions: their lifetime, size, failure limit and the challenge's angles.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LivenessSettings {
+    /// How long a drawn session may be answered.
+    pub session_lifetime_ms: i64,
+    /// Frames one answer may hold, at most.
+    pub max_frames: usize,
+    /// Failed sessions per user, and per client address, in `failure_window_ms`;
+    /// beyond it `429`.
+    pub max_failures: u32,
+    pub failure_window_ms: i64,
+    /// A frame within this many degrees of straight ahead is frontal.
+    pub frontal_degrees: f32,
+    /// A head movement counts once it turns this far.
+    pub turn_degrees: f32,
+    /// Cosine a turned frame's face must reach against the first frame's. Frontal frames
+    /// carry the identity at `policy.threshold`; a face turned up to profile matches its
+    /// own frontal view weakly (0.16 for a cfp-dev profile), so this bar only tells
+    /// another person apart.
+    pub turned_match: f32,
+}
+
+impl Default for LivenessSettings {
+    fn default() -> Self {
+        Self {
+            session_lifetime_ms: 60_000,
+            max_frames: 30,
+            max_failures: 5,
+            failure_window_ms: 180_000,
+            frontal_degrees: 12.0,
+            turn_degrees: 20.0,
+            turned_match: 0.1,
+        }
+    }
+}
+
 /// Webhook deliveries: retries, the request timeout and the SSRF rule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -521,6 +558,7 @@ pub struct Settings {
     pub security: SecuritySettings,
     pub worker: WorkerSettings,
     pub webhooks: WebhookSettings,
+    pub liveness: LivenessSettings,
     pub log: LogSettings,
     pub telemetry: TelemetrySettings,
 }
@@ -603,6 +641,19 @@ impl Settings {
         );
         self.telemetry.validate()?;
         self.webhooks.validate()?;
+        let l = &self.liveness;
+        anyhow::ensure!(
+            l.session_lifetime_ms >= 1000
+                && (1..=100).contains(&l.max_frames)
+                && l.max_failures >= 1
+                && l.failure_window_ms >= 1000
+                && 0.0 < l.frontal_degrees
+                && l.frontal_degrees < l.turn_degrees
+                && (-1.0..=1.0).contains(&l.turned_match),
+            "liveness: session_lifetime_ms and failure_window_ms at least 1000, max_frames \
+             1..=100, max_failures at least 1, 0 < frontal_degrees < turn_degrees, turned_match \
+             in -1..1"
+        );
         // Secrets files must be readable now rather than at first use.
         a.jwt_secret()?;
         a.admin_api_key()?;

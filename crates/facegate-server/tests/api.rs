@@ -19,6 +19,8 @@ mod health;
 mod helpers;
 #[path = "api/liveness.rs"]
 mod liveness;
+#[path = "api/liveness_sessions.rs"]
+mod liveness_sessions;
 #[path = "api/metrics.rs"]
 mod metrics;
 #[path = "api/persistence.rs"]

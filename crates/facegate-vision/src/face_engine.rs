@@ -1,6 +1,7 @@
 //! The [`FaceEngine`] port implemented by the threaded [`Engine`].
 
 use async_trait::async_trait;
+use facegate_core::challenge::FrameReport;
 use facegate_core::ports::{
     DetectedFaces, EmbeddedFace, FaceAttributes, FaceEngine, FaceReport, Symmetry,
 };
@@ -92,6 +93,33 @@ impl FaceEngine for Engine {
                 let img = p.decode(&image)?;
                 let face = p.main_face(&img)?;
                 Ok((face, p.liveness(&img, &face)?))
+            })
+            .await?)
+    }
+
+    async fn challenge_frame(&self, image: Vec<u8>) -> Result<FrameReport> {
+        Ok(self
+            .call(move |p| {
+                let img = p.decode(&image)?;
+                let faces = p.detect_main(&img)?;
+                let Some(main) = faces.first().copied() else {
+                    return Ok(FrameReport {
+                        faces: 0,
+                        yaw: 0.0,
+                        pitch: 0.0,
+                        embedding: None,
+                        liveness: None,
+                    });
+                };
+                let pose = p.head_pose(&img, &main)?;
+                let embedded = p.embed_faces(&img, std::slice::from_ref(&main))?;
+                Ok(FrameReport {
+                    faces: faces.len(),
+                    yaw: pose.yaw,
+                    pitch: pose.pitch,
+                    embedding: embedded.into_iter().next().map(|e| e.embedding),
+                    liveness: p.liveness_if_scorable(&img, &main)?,
+                })
             })
             .await?)
     }

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::VisionError;
 use crate::align;
-use crate::attributes::{Analyzer, FaceAttributes};
+use crate::attributes::{Analyzer, FaceAttributes, HeadPose};
 use crate::config::{Pack, VisionConfig};
 use crate::decode;
 use crate::detect::{self, Detector, rfb::RfbDetector, scrfd::Scrfd};
@@ -278,14 +278,29 @@ impl Pipeline {
         image: &RgbImage,
         face: &FaceDetection,
     ) -> Result<FaceAttributes, VisionError> {
-        let analyzer = match &mut self.analyzer {
-            Some(a) => a,
-            None => self.analyzer.insert(Analyzer::open(
+        self.analyzer()?.analyze(image, face.bbox)
+    }
+
+    /// The head pose of a face alone.
+    pub fn head_pose(
+        &mut self,
+        image: &RgbImage,
+        face: &FaceDetection,
+    ) -> Result<HeadPose, VisionError> {
+        self.analyzer()?.pose(image, face.bbox)
+    }
+
+    /// The attribute models, opened on first use.
+    fn analyzer(&mut self) -> Result<&mut Analyzer, VisionError> {
+        if self.analyzer.is_none() {
+            self.analyzer = Some(Analyzer::open(
                 &self.config.models_dir,
                 self.config.intra_threads.max(1),
-            )?),
-        };
-        analyzer.analyze(image, face.bbox)
+            )?);
+        }
+        self.analyzer
+            .as_mut()
+            .ok_or_else(|| VisionError::Inference("the attribute models did not open".into()))
     }
 
     /// The quality score of a face (needs its aligned crop).

@@ -118,6 +118,10 @@ impl FaceEngine for CachedEngine {
         self.inner.analyze(image).await
     }
 
+    async fn challenge_frame(&self, image: Vec<u8>) -> Result<crate::challenge::FrameReport> {
+        self.inner.challenge_frame(image).await
+    }
+
     async fn symmetry(&self, image: Vec<u8>) -> Result<(FaceDetection, Symmetry)> {
         self.inner.symmetry(image).await
     }
@@ -265,6 +269,10 @@ mod tests {
         }
 
         async fn analyze(&self, _image: Vec<u8>) -> Result<Vec<FaceReport>> {
+            unimplemented!()
+        }
+
+        async fn challenge_frame(&self, _image: Vec<u8>) -> Result<crate::challenge::FrameReport> {
             unimplemented!()
         }
 

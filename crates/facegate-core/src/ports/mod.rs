@@ -98,6 +98,9 @@ pub trait FaceEngine: Send + Sync {
     async fn liveness(&self, image: Vec<u8>) -> Result<(FaceDetection, f32)>;
     /// Quality, liveness and attributes of every face.
     async fn analyze(&self, image: Vec<u8>) -> Result<Vec<FaceReport>>;
+    /// What a frame of a liveness challenge shows: its faces, the main face's head pose,
+    /// embedding and passive score.
+    async fn challenge_frame(&self, image: Vec<u8>) -> Result<crate::challenge::FrameReport>;
     /// Facial symmetry of the main face.
     async fn symmetry(&self, image: Vec<u8>) -> Result<(FaceDetection, Symmetry)>;
     /// Every face with its embedding and its aligned 112x112 crop as PNG, main face first

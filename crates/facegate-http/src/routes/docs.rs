@@ -5,7 +5,8 @@ use axum::response::Html;
 use utoipa::OpenApi;
 
 use super::{
-    accounts, admin, collections, faces, health, references, scans, transactions, webhooks,
+    accounts, admin, collections, faces, health, liveness_sessions, references, scans,
+    transactions, webhooks,
 };
 
 #[derive(Debug, OpenApi)]
@@ -24,6 +25,7 @@ Every error is `{\"error\": {\"code\", \"type\", \"message\", \"request_id\"}}` 
         accounts::forget_me, accounts::verify, accounts::job,
         transactions::create, transactions::report,
         scans::create, scans::get, scans::leaderboard,
+        liveness_sessions::create, liveness_sessions::answer, liveness_sessions::get,
         webhooks::create, webhooks::list, webhooks::delete, webhooks::deliveries,
         admin::create_key, admin::list_keys, admin::revoke_key, admin::list_users,
         admin::create_user, admin::delete_user, admin::stats, admin::audit,
@@ -45,6 +47,7 @@ Every error is `{\"error\": {\"code\", \"type\", \"message\", \"request_id\"}}` 
         (name = "accounts", description = "Registration, tokens, face verification of users"),
         (name = "transactions", description = "Face-gated transactions"),
         (name = "scans", description = "Facial symmetry scans and the leaderboard"),
+        (name = "liveness", description = "Liveness sessions: a drawn challenge of head movements"),
         (name = "webhooks", description = "Signed notifications when a result is ready"),
         (name = "admin", description = "API keys, users, statistics, audit log"),
     )

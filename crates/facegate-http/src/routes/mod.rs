@@ -6,6 +6,7 @@ pub mod collections;
 pub mod docs;
 pub mod faces;
 pub mod health;
+pub mod liveness_sessions;
 pub mod metrics;
 pub mod references;
 pub mod scans;

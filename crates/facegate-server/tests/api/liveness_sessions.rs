@@ -1,0 +1,239 @@
+//! Liveness sessions through HTTP: a drawn challenge answered with frames of one person
+//! (cfp-dev photos, framed as a camera would: the photo's edges carried outwards), and the
+//! ways a session fails.
+
+use reqwest::StatusCode;
+use reqwest::multipart::{Form, Part};
+use serde_json::Value;
+
+use crate::accounts::{UserSession, sign_up};
+use crate::helpers::{Fixtures, TestApp, expect_error, expect_json, settings, temp_dir};
+
+/// A cfp-dev photo of `person` (e.g. `frontal_01.jpg`, `profile_02.jpg`), mirrored if asked,
+/// in a frame 2.4 times its size whose border repeats the photo's edge pixels: the whole
+/// frame a camera would send, not a crop.
+fn framed(person: &str, file: &str, mirrored: bool) -> Vec<u8> {
+    let dir = facegate_vision::testing::datasets_dir()
+        .expect("the datasets")
+        .join("cfp-dev")
+        .join(person);
+    let photo = image::open(dir.join(file)).unwrap().to_rgb8();
+    let photo = if mirrored {
+        image::imageops::flip_horizontal(&photo)
+    } else {
+        photo
+    };
+    let (w, h) = photo.dimensions();
+    let (fw, fh) = (w * 12 / 5, h * 12 / 5);
+    let (left, top) = ((fw - w) / 2, (fh - h) / 2);
+    let frame = image::RgbImage::from_fn(fw, fh, |x, y| {
+        let sx = x.saturating_sub(left).min(w - 1);
+        let sy = y.saturating_sub(top).min(h - 1);
+        *photo.get_pixel(sx, sy)
+    });
+    let mut jpeg = Vec::new();
+    image::DynamicImage::ImageRgb8(frame)
+        .write_to(
+            &mut std::io::Cursor::new(&mut jpeg),
+            image::ImageFormat::Jpeg,
+        )
+        .unwrap();
+    jpeg
+}
+
+const PERSON: &str = "001_50_Cent";
+
+/// A drawn session: its id, nonce and challenge.
+async fn draw(user: &UserSession<'_>) -> (String, String, Vec<String>) {
+    let drawn = expect_json(
+        user.post("/api/v1/liveness/sessions").send().await.unwrap(),
+        StatusCode::CREATED,
+    )
+    .await;
+    let challenge: Vec<String> = drawn["challenge"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m.as_str().unwrap().to_owned())
+        .collect();
+    assert!((2..=3).contains(&challenge.len()), "{drawn}");
+    let text = |k: &str| drawn[k].as_str().unwrap().to_owned();
+    (text("session_id"), text("nonce"), challenge)
+}
+
+async fn answer(
+    user: &UserSession<'_>,
+    id: &str,
+    nonce: &str,
+    frames: Vec<Vec<u8>>,
+) -> reqwest::Response {
+    let mut form = Form::new().text("nonce", nonce.to_owned());
+    for (i, frame) in frames.into_iter().enumerate() {
+        let part = Part::bytes(frame)
+            .file_name(format!("frame{i}.jpg"))
+            .mime_str("image/jpeg")
+            .unwrap();
+        form = form.part("frames", part);
+    }
+    user.post(&format!("/api/v1/liveness/sessions/{id}/frames"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The frames of `person` making `moves`: frontal first and between the turns. Turning
+/// left is the profile photo as cfp-dev has it (the head turned to its left), right its
+/// mirror image.
+fn filmed(person: &str, moves: &[String]) -> Vec<Vec<u8>> {
+    let mut frames = vec![framed(person, "frontal_01.jpg", false)];
+    for (i, movement) in moves.iter().enumerate() {
+        let mirrored = match movement.as_str() {
+            "turn_left" => false,
+            "turn_right" => true,
+            other => panic!("unexpected movement {other}"),
+        };
+        frames.push(framed(person, "profile_01.jpg", mirrored));
+        let frontal = if i % 2 == 0 {
+            "frontal_02.jpg"
+        } else {
+            "frontal_01.jpg"
+        };
+        frames.push(framed(person, frontal, false));
+    }
+    frames
+}
+
+fn verdict(session: &Value) -> (&str, Vec<&str>) {
+    let reasons = session["reasons"]
+        .as_array()
+        .map(|r| r.iter().map(|v| v.as_str().unwrap()).collect())
+        .unwrap_or_default();
+    (session["status"].as_str().unwrap(), reasons)
+}
+
+/// The asked movements of one person, frontal frames passing the passive check, pass;
+/// the session is then answered for good: a replayed answer is refused.
+#[tokio::test]
+async fn the_asked_movements_of_one_person_pass_once() {
+    let Some(fx) = Fixtures::get() else { return };
+    let dir = temp_dir();
+    let app = TestApp::spawn(&settings(&fx.models, dir.path())).await;
+    let grace = sign_up(&app, "grace").await;
+    let (id, nonce, challenge) = draw(&grace).await;
+    let judged = expect_json(
+        answer(&grace, &id, &nonce, filmed(PERSON, &challenge)).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(verdict(&judged), ("live", vec![]), "{judged}");
+    assert!(judged["score"].as_f64().unwrap() >= 0.5, "{judged}");
+
+    let replay = answer(&grace, &id, &nonce, filmed(PERSON, &challenge)).await;
+    expect_error(replay, StatusCode::CONFLICT, "conflict").await;
+    // Another user does not see it.
+    let bob = sign_up(&app, "bob").await;
+    let response = bob
+        .get(&format!("/api/v1/liveness/sessions/{id}"))
+        .send()
+        .await
+        .unwrap();
+    expect_error(response, StatusCode::NOT_FOUND, "not_found").await;
+    let read = expect_json(
+        grace
+            .get(&format!("/api/v1/liveness/sessions/{id}"))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(read["status"], "live", "{read}");
+    app.stop().await;
+}
+
+/// No movement, the movements in the wrong order and two different people fail with their
+/// reasons; a wrong nonce and an expired session are refused; the sixth failure of a user
+/// in the window is `429`.
+#[tokio::test]
+async fn sessions_fail_with_their_reasons_and_failures_are_limited() {
+    let Some(fx) = Fixtures::get() else { return };
+    let dir = temp_dir();
+    let mut s = settings(&fx.models, dir.path());
+    s.liveness.failure_window_ms = 60_000;
+    s.liveness.session_lifetime_ms = 2_000;
+    let app = TestApp::spawn(&s).await;
+    crate::helpers::within_one_rate_window(40).await;
+    let grace = sign_up(&app, "grace").await;
+
+    let (id, nonce, challenge) = draw(&grace).await;
+    let wrong = answer(&grace, &id, "not-the-nonce", filmed(PERSON, &challenge)).await;
+    expect_error(wrong, StatusCode::FORBIDDEN, "forbidden").await;
+    let still = vec![framed(PERSON, "frontal_01.jpg", false); 4];
+    let judged = expect_json(answer(&grace, &id, &nonce, still).await, StatusCode::OK).await;
+    assert_eq!(
+        verdict(&judged),
+        ("failed", vec!["no_movement"]),
+        "{judged}"
+    );
+
+    let (id, nonce, challenge) = draw(&grace).await;
+    let mut reversed: Vec<String> = challenge.iter().rev().cloned().collect();
+    if reversed == challenge {
+        // Left-right-left reads the same backwards: swap every turn instead.
+        reversed = challenge
+            .iter()
+            .map(|m| {
+                if m == "turn_left" {
+                    "turn_right"
+                } else {
+                    "turn_left"
+                }
+                .to_owned()
+            })
+            .collect();
+    }
+    let judged = expect_json(
+        answer(&grace, &id, &nonce, filmed(PERSON, &reversed)).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(verdict(&judged).0, "failed", "{judged}");
+    assert!(
+        ["wrong_order", "wrong_movements"].contains(&verdict(&judged).1[0]),
+        "{judged}"
+    );
+
+    let (id, nonce, challenge) = draw(&grace).await;
+    let mut frames = filmed(PERSON, &challenge);
+    let last = frames.len() - 1;
+    frames[last] = framed(STRANGER, "frontal_01.jpg", false);
+    let judged = expect_json(answer(&grace, &id, &nonce, frames).await, StatusCode::OK).await;
+    assert_eq!(
+        verdict(&judged),
+        ("failed", vec!["different_people"]),
+        "{judged}"
+    );
+
+    let (id, nonce, challenge) = draw(&grace).await;
+    tokio::time::sleep(std::time::Duration::from_millis(2_100)).await;
+    let late = answer(&grace, &id, &nonce, filmed(PERSON, &challenge)).await;
+    expect_error(late, StatusCode::GONE, "session_expired").await;
+
+    // Failures 4 and 5 are answered; the sixth is refused.
+    for _ in 0..2 {
+        let (id, nonce, _) = draw(&grace).await;
+        let still = vec![framed(PERSON, "frontal_02.jpg", false); 2];
+        let judged = expect_json(answer(&grace, &id, &nonce, still).await, StatusCode::OK).await;
+        assert_eq!(verdict(&judged).0, "failed", "{judged}");
+    }
+    let sixth = grace
+        .post("/api/v1/liveness/sessions")
+        .send()
+        .await
+        .unwrap();
+    expect_error(sixth, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    app.stop().await;
+}
+
+const STRANGER: &str = "002_Aaron_Hernandez";
