@@ -209,6 +209,10 @@ impl LivenessSessionService {
                 self.policy.max_frames
             )));
         }
+        // An unreadable frame is the client's mistake: refuse it before the session is used.
+        for frame in &frames {
+            self.ports.engine.check_image(frame)?;
+        }
         if !self.ports.sessions.start_liveness_session(id, now).await? {
             return Err(Failure::new(
                 ErrorCode::Conflict,

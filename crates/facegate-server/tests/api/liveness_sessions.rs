@@ -169,6 +169,14 @@ async fn sessions_fail_with_their_reasons_and_failures_are_limited() {
     let (id, nonce, challenge) = draw(&grace).await;
     let wrong = answer(&grace, &id, "not-the-nonce", filmed(PERSON, &challenge)).await;
     expect_error(wrong, StatusCode::FORBIDDEN, "forbidden").await;
+    // A frame that is no image is refused before the session is used.
+    let garbage = answer(&grace, &id, &nonce, vec![b"not an image".to_vec()]).await;
+    expect_error(
+        garbage,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_format",
+    )
+    .await;
     let still = vec![framed(PERSON, "frontal_01.jpg", false); 4];
     let judged = expect_json(answer(&grace, &id, &nonce, still).await, StatusCode::OK).await;
     assert_eq!(
