@@ -99,6 +99,7 @@ mod tests {
             ("accounts", include_str!("accounts.rs")),
             ("collections", include_str!("collections.rs")),
             ("jobs", include_str!("jobs.rs")),
+            ("liveness_sessions", include_str!("liveness_sessions.rs")),
             ("metrics", include_str!("metrics.rs")),
             ("references", include_str!("references.rs")),
             ("scans", include_str!("scans.rs")),
