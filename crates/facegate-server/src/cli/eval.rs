@@ -5,9 +5,10 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use facegate_core::{Embedding, similarity};
-use facegate_vision::{Engine, VisionError};
-use indicatif::{ProgressBar, ProgressStyle};
+use facegate_vision::{Engine, Pipeline, VisionError};
+use image::RgbImage;
 
+use crate::cli::on_each_image;
 use crate::evaluation::{
     EvalReport, RunInfo, ScoredPairs, labels_and_folds, read_pairs, write_roc_png,
 };
@@ -35,28 +36,21 @@ struct ImageResult {
     embed_ms: f64,
 }
 
-fn embed_image(
-    engine: &Engine,
-    path: PathBuf,
-) -> anyhow::Result<oneshot::Receiver<Result<ImageResult, VisionError>>> {
-    Ok(engine.submit(move |p| {
-        let bytes = std::fs::read(&path)
-            .map_err(|e| VisionError::Undecodable(format!("{}: {e}", path.display())))?;
-        let image = p.decode(&bytes)?;
-        let faces = p.detect_main(&image)?;
-        let Some(main) = faces.first() else {
-            return Ok(ImageResult {
-                embedding: None,
-                embed_ms: 0.0,
-            });
-        };
-        let started = Instant::now();
-        let embedded = p.embed_faces(&image, std::slice::from_ref(main))?;
-        Ok(ImageResult {
-            embedding: embedded.into_iter().next().map(|e| e.embedding),
-            embed_ms: started.elapsed().as_secs_f64() * 1e3,
-        })
-    })?)
+/// The main face's embedding of one image, or `None` without a face.
+fn embed_image(p: &mut Pipeline, image: &RgbImage) -> Result<ImageResult, VisionError> {
+    let faces = p.detect_main(image)?;
+    let Some(main) = faces.first() else {
+        return Ok(ImageResult {
+            embedding: None,
+            embed_ms: 0.0,
+        });
+    };
+    let started = Instant::now();
+    let embedded = p.embed_faces(image, std::slice::from_ref(main))?;
+    Ok(ImageResult {
+        embedding: embedded.into_iter().next().map(|e| e.embedding),
+        embed_ms: started.elapsed().as_secs_f64() * 1e3,
+    })
 }
 
 /// What embedding every image of a pair list gave.
@@ -72,18 +66,11 @@ fn embed_images<'a>(
     root: &Path,
     names: &[&'a str],
 ) -> anyhow::Result<Embedded<'a>> {
-    let progress = ProgressBar::new(names.len() as u64).with_style(ProgressStyle::with_template(
-        "{bar:40} {pos}/{len} images {per_sec} eta {eta}",
-    )?);
-    let receivers = names
-        .iter()
-        .map(|name| embed_image(engine, root.join(name)))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let outcomes = on_each_image(engine, root, names, embed_image)?;
     let mut embeddings: BTreeMap<&str, Embedding> = BTreeMap::new();
     let mut no_face = Vec::new();
     let mut embed_ms = Vec::new();
-    for (name, rx) in names.iter().zip(receivers) {
-        let result = rx.recv().map_err(|_| VisionError::EngineStopped)?;
+    for (name, result) in names.iter().zip(outcomes) {
         match result {
             Ok(ImageResult {
                 embedding: Some(e),
@@ -100,9 +87,7 @@ fn embed_images<'a>(
                 no_face.push((*name).to_owned());
             }
         }
-        progress.inc(1);
     }
-    progress.finish_and_clear();
     Ok(Embedded {
         embeddings,
         no_face,

@@ -4,10 +4,11 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use facegate_vision::{Engine, VisionError};
-use indicatif::{ProgressBar, ProgressStyle};
+use facegate_vision::{Engine, Pipeline, VisionError};
+use image::RgbImage;
 use serde::Serialize;
 
+use crate::cli::on_each_image;
 use crate::evaluation::pad::{PadMetrics, Sample, pad_metrics, read_labels};
 use crate::evaluation::write_roc_png;
 use crate::settings::Settings;
@@ -35,27 +36,20 @@ enum Outcome {
     Refused(VisionError),
 }
 
-fn score_image(
-    engine: &Engine,
-    path: PathBuf,
-) -> anyhow::Result<oneshot::Receiver<Result<Outcome, VisionError>>> {
-    Ok(engine.submit(move |p| {
-        let bytes = std::fs::read(&path)
-            .map_err(|e| VisionError::Undecodable(format!("{}: {e}", path.display())))?;
-        let image = p.decode(&bytes)?;
-        let Some(face) = p.detect_main(&image)?.first().copied() else {
-            return Ok(Outcome::Refused(VisionError::NoFace));
-        };
-        let started = Instant::now();
-        Ok(match p.liveness(&image, &face) {
-            Ok(score) => Outcome::Scored {
-                score,
-                ms: started.elapsed().as_secs_f64() * 1e3,
-            },
-            Err(e @ VisionError::InsufficientContext { .. }) => Outcome::Refused(e),
-            Err(e) => return Err(e),
-        })
-    })?)
+/// The live probability of an image's main face, or why it has none.
+fn score_image(p: &mut Pipeline, image: &RgbImage) -> Result<Outcome, VisionError> {
+    let Some(face) = p.detect_main(image)?.first().copied() else {
+        return Ok(Outcome::Refused(VisionError::NoFace));
+    };
+    let started = Instant::now();
+    Ok(match p.liveness(image, &face) {
+        Ok(score) => Outcome::Scored {
+            score,
+            ms: started.elapsed().as_secs_f64() * 1e3,
+        },
+        Err(e @ VisionError::InsufficientContext { .. }) => Outcome::Refused(e),
+        Err(e) => return Err(e),
+    })
 }
 
 /// An image that could not be scored, and why.
@@ -89,18 +83,12 @@ struct Scored {
     times: Vec<f64>,
 }
 
-/// Scores every image on all workers, with a progress bar.
+/// Scores every image on all workers.
 fn score_all(engine: &Engine, root: &Path, samples: &[Sample]) -> anyhow::Result<Scored> {
-    let progress = ProgressBar::new(samples.len() as u64).with_style(ProgressStyle::with_template(
-        "{bar:40} {pos}/{len} images {per_sec} eta {eta}",
-    )?);
-    let receivers = samples
-        .iter()
-        .map(|s| score_image(engine, root.join(&s.file)))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let files: Vec<&str> = samples.iter().map(|s| s.file.as_str()).collect();
+    let outcomes = on_each_image(engine, root, &files, score_image)?;
     let (mut scores, mut unscored, mut times) = (Vec::new(), Vec::new(), Vec::new());
-    for (sample, rx) in samples.iter().zip(receivers) {
-        let outcome = rx.recv().map_err(|_| VisionError::EngineStopped)?;
+    for (sample, outcome) in samples.iter().zip(outcomes) {
         match outcome {
             Ok(Outcome::Scored { score, ms }) => {
                 scores.push(Some(score));
@@ -115,9 +103,7 @@ fn score_all(engine: &Engine, root: &Path, samples: &[Sample]) -> anyhow::Result
                 });
             }
         }
-        progress.inc(1);
     }
-    progress.finish_and_clear();
     Ok(Scored {
         scores,
         unscored,

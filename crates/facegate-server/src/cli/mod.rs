@@ -16,8 +16,9 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use facegate_core::ErrorCode;
-use facegate_vision::{Pipeline, VisionError};
+use facegate_vision::{Engine, Pipeline, VisionError};
 use image::RgbImage;
+use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 use crate::settings::Settings;
@@ -56,6 +57,42 @@ pub fn load_image(pipeline: &Pipeline, path: &Path) -> anyhow::Result<RgbImage> 
     pipeline
         .decode(&bytes)
         .map_err(|e| anyhow::Error::new(e).context(path.display().to_string()))
+}
+
+/// Runs `work` on the decoded image of every file under `root`, on all of the engine's
+/// workers, with a progress bar; the outcomes come back in the files' order.
+pub fn on_each_image<T, F>(
+    engine: &Engine,
+    root: &Path,
+    files: &[&str],
+    work: F,
+) -> anyhow::Result<Vec<Result<T, VisionError>>>
+where
+    T: Send + 'static,
+    F: Fn(&mut Pipeline, &RgbImage) -> Result<T, VisionError> + Clone + Send + 'static,
+{
+    let progress = ProgressBar::new(files.len() as u64).with_style(ProgressStyle::with_template(
+        "{bar:40} {pos}/{len} images {per_sec} eta {eta}",
+    )?);
+    let receivers = files
+        .iter()
+        .map(|file| {
+            let (path, work) = (root.join(file), work.clone());
+            engine.submit(move |p| {
+                let bytes = std::fs::read(&path)
+                    .map_err(|e| VisionError::Undecodable(format!("{}: {e}", path.display())))?;
+                let image = p.decode(&bytes)?;
+                work(p, &image)
+            })
+        })
+        .collect::<Result<Vec<_>, VisionError>>()?;
+    let mut outcomes = Vec::with_capacity(receivers.len());
+    for rx in receivers {
+        outcomes.push(rx.recv().map_err(|_| VisionError::EngineStopped)?);
+        progress.inc(1);
+    }
+    progress.finish_and_clear();
+    Ok(outcomes)
 }
 
 pub fn print_config(settings: &Settings) -> anyhow::Result<()> {
