@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Every backend of the production path, started for one test run on 127.0.0.1, each on a
 # free port with its data in a temporary folder: PostgreSQL 18 + pgvector, Redis, a
-# Kafka-protocol broker (tansu, sqlite storage) and an S3-compatible server (s3s-fs); and
-# a PostgreSQL that accepts TLS connections only, for the TLS test.
+# Kafka-protocol broker (tansu, sqlite storage) and an S3-compatible server (s3s-fs); a
+# PostgreSQL that accepts TLS connections only, for the TLS test; and Debian's Chromium and
+# chromedriver for the browser test.
 #
 #   eval "$(scripts/test-services.sh start)"   # exports the FACEGATE_TEST_* variables
 #   scripts/test-services.sh stop
 #
 # The broker and the S3 server are built once per machine into
-# ${FACEGATE_TOOLS:-~/.cache/facegate/tools} and reused; Redis is Debian's redis-server
-# (installed here when missing and allowed: as root, or in CI).
+# ${FACEGATE_TOOLS:-~/.cache/facegate/tools} and reused; Redis, Chromium and chromedriver
+# are Debian's (installed here when missing and allowed: as root, or in CI).
 set -euo pipefail
 # shellcheck source=scripts/test-lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/test-lib.sh"
@@ -21,13 +22,17 @@ REDIS_STATE="${TMPDIR:-/tmp}/facegate-test-redis-$CHECKOUT_ID"
 log() { printf 'test-services: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
 
+# Installs Debian package $2 when command $1 is missing (as root only).
+ensure_package() {
+    command -v "$1" >/dev/null && return
+    [[ "$(id -u)" == 0 ]] || die "$1 is missing: apt-get install $2"
+    log "installing $2"
+    local install=(env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2")
+    "${install[@]}" >&2 || { apt-get update -qq >&2 && "${install[@]}" >&2; }
+}
+
 start_redis() {
-    if ! command -v redis-server >/dev/null; then
-        [[ "$(id -u)" == 0 ]] || die "redis-server is missing: apt-get install redis-server"
-        log "installing redis-server"
-        apt-get install -y -qq redis-server >&2 ||
-            { apt-get update -qq >&2 && apt-get install -y -qq redis-server >&2; }
-    fi
+    ensure_package redis-server redis-server
     stop_redis
     mkdir -p "$REDIS_STATE"
     local port
@@ -56,6 +61,9 @@ stop_redis() {
 
 start() {
     local database redis s3 s3_root kafka tls_database
+    # The capture page's browser test: headless Chromium driven by chromedriver.
+    ensure_package chromium chromium
+    ensure_package chromedriver chromium-driver
     database="$("$ROOT/scripts/test-postgres.sh" start)"
     redis="$(start_redis)"
     s3="$("$ROOT/scripts/test-s3.sh" start)"

@@ -23,6 +23,17 @@ impl Failure {
         Self::new(ErrorCode::ValidationFailed, message)
     }
 
+    /// A face whose passive liveness `score` is below `threshold`.
+    pub fn spoof_suspected(score: f32, threshold: f32) -> Self {
+        Self::new(
+            ErrorCode::SpoofSuspected,
+            format!(
+                "the face failed the liveness check (score {score:.3}, at least {threshold} \
+                 needed): take the photo of a live person, not of a photo or a screen"
+            ),
+        )
+    }
+
     pub fn not_found(what: impl std::fmt::Display) -> Self {
         Self::new(ErrorCode::NotFound, format!("{what} was not found"))
     }

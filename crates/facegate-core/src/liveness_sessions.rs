@@ -53,7 +53,19 @@ pub struct SessionPolicy {
     /// Failed sessions a user, or a client address, may have per window; beyond it `429`.
     pub max_failures: u32,
     pub failure_window_ms: i64,
+    /// How long after its answer a live session may stand in for a selfie.
+    pub stand_in_ms: i64,
     pub rules: ChallengeRules,
+}
+
+/// Where the selfie of a face-gated operation comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Selfie {
+    /// An image sent with the request.
+    Image(Vec<u8>),
+    /// The id of the caller's live liveness session: its best frontal frame is the selfie,
+    /// and the session is spent.
+    Session(String),
 }
 
 /// The adapters sessions work through.
@@ -246,6 +258,54 @@ impl LivenessSessionService {
             self.count_failure(user_id, client).await?;
         }
         self.session(user_id, id).await
+    }
+
+    /// The image of a selfie; a session is spent for it (once, while fresh, when live).
+    pub async fn selfie(&self, user_id: &str, selfie: Selfie) -> Result<Vec<u8>> {
+        match selfie {
+            Selfie::Image(image) => Ok(image),
+            Selfie::Session(id) => self.spend(user_id, &id).await,
+        }
+    }
+
+    /// Spends the user's live session `id` and answers its audit frame.
+    async fn spend(&self, user_id: &str, id: &str) -> Result<Vec<u8>> {
+        let session = self.session(user_id, id).await?;
+        let (Some(result), Some(answered)) = (session.result, session.used_at) else {
+            return Err(Failure::new(
+                ErrorCode::Conflict,
+                format!("liveness session {id} has no result yet: post its frames first"),
+            ));
+        };
+        if result.verdict != Verdict::Live {
+            return Err(Failure::new(
+                ErrorCode::SpoofSuspected,
+                format!(
+                    "liveness session {id} was not live ({}): start a new one",
+                    result.verdict.as_str()
+                ),
+            ));
+        }
+        let now = self.ports.clock.now();
+        if now - answered > self.policy.stand_in_ms {
+            return Err(Failure::new(
+                ErrorCode::SessionExpired,
+                format!(
+                    "liveness session {id} is older than {} s: start a new one",
+                    self.policy.stand_in_ms / 1000
+                ),
+            ));
+        }
+        let key = result
+            .audit_key
+            .ok_or_else(|| Failure::internal("a live session has no audit frame"))?;
+        if !self.ports.sessions.spend_liveness_session(id, now).await? {
+            return Err(Failure::new(
+                ErrorCode::Conflict,
+                format!("liveness session {id} was used already: start a new one"),
+            ));
+        }
+        self.ports.blobs.get(&key).await
     }
 
     async fn count_failure(&self, user_id: &str, client: &str) -> Result<()> {

@@ -29,6 +29,8 @@ pub struct Policy {
     pub min_threshold: f32,
     /// Enrollment refuses faces below this quality (0..1).
     pub min_enroll_quality: f32,
+    /// Enrollment refuses images whose main face fails the liveness check.
+    pub enrollment_liveness: bool,
     /// Liveness scores at or above this are "live".
     pub liveness_threshold: f32,
     /// Largest `limit` a search or identification may ask for.
@@ -311,8 +313,28 @@ impl FaceService {
         })
     }
 
+    /// Refuses an image whose main face fails the liveness check; the check sees the main
+    /// face only, so another face cannot be chosen.
+    async fn ensure_live(&self, image: &[u8], face_index: Option<usize>) -> Result<()> {
+        if face_index.is_some_and(|i| i > 0) {
+            return Err(Failure::validation(
+                "enrollment checks the liveness of the main face only: send a photo of the \
+                 subject alone (face_index 0)",
+            ));
+        }
+        let (_, score) = self.engine.liveness(image.to_vec()).await?;
+        if score < self.policy.liveness_threshold {
+            return Err(Failure::spoof_suspected(
+                score,
+                self.policy.liveness_threshold,
+            ));
+        }
+        Ok(())
+    }
+
     /// Enrolls an image as a reference of `subject`. Refuses images without a face, with
-    /// several faces unless `face_index` picks one, and faces of too low quality.
+    /// several faces unless `face_index` picks one, and faces of too low quality,
+    /// and, when the policy asks, faces that fail the liveness check.
     pub async fn enroll(
         &self,
         subject: &str,
@@ -320,6 +342,9 @@ impl FaceService {
         face_index: Option<usize>,
     ) -> Result<Reference> {
         validate_id("subject", subject)?;
+        if self.policy.enrollment_liveness {
+            self.ensure_live(&image, face_index).await?;
+        }
         let faces = self.engine.embed_all_with_crops(image).await?;
         let (face, crop) = match (faces.len(), face_index) {
             (0, _) => {

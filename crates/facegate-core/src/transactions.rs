@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::account::Transaction;
 use crate::error::ErrorCode;
 use crate::failure::{Failure, Result};
+use crate::liveness_sessions::{LivenessSessionService, Selfie};
 use crate::model::Timestamp;
 use crate::ports::{Clock, FaceEngine, TransactionStore, UserStore};
 use crate::similarity;
@@ -31,6 +32,8 @@ pub struct TransactionPorts {
     pub users: Arc<dyn UserStore>,
     pub transactions: Arc<dyn TransactionStore>,
     pub clock: Arc<dyn Clock>,
+    /// Live sessions standing in for step-up selfies.
+    pub sessions: LivenessSessionService,
 }
 
 debug_ports!(TransactionPorts);
@@ -42,8 +45,9 @@ pub struct NewTransaction {
     pub amount: String,
     pub currency: String,
     pub description: String,
-    /// A fresh selfie, needed above the step-up amount.
-    pub selfie: Option<Vec<u8>>,
+    /// A fresh selfie, or a live session standing in for one, needed above the step-up
+    /// amount.
+    pub selfie: Option<Selfie>,
 }
 
 /// The sum of a report's transactions in one currency.
@@ -153,7 +157,8 @@ impl TransactionService {
                 Failure::new(
                     ErrorCode::StepUpRequired,
                     format!(
-                        "amounts above {}.{:02} need a fresh selfie in the field `selfie`",
+                        "amounts above {}.{:02} need a fresh selfie in the field `selfie`, \
+                         or a live session in `liveness_session_id`",
                         self.policy.step_up_above_cents / 100,
                         self.policy.step_up_above_cents % 100
                     ),
@@ -165,15 +170,12 @@ impl TransactionService {
                 .user_face(user_id)
                 .await?
                 .ok_or_else(|| Failure::internal("a verified user has no stored face"))?;
+            let selfie = self.ports.sessions.selfie(user_id, selfie).await?;
             let (_, liveness) = self.ports.engine.liveness(selfie.clone()).await?;
             if liveness < self.policy.liveness_threshold {
-                return Err(Failure::new(
-                    ErrorCode::SpoofSuspected,
-                    format!(
-                        "the selfie failed the liveness check (score {liveness:.3}, at least {} \
-                         needed): take it of yourself, live, not of a photo or a screen",
-                        self.policy.liveness_threshold
-                    ),
+                return Err(Failure::spoof_suspected(
+                    liveness,
+                    self.policy.liveness_threshold,
                 ));
             }
             let (probe, _) = self.ports.engine.embed_main(selfie).await?;

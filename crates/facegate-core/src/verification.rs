@@ -10,6 +10,7 @@ use crate::account::{
 };
 use crate::error::ErrorCode;
 use crate::failure::{Failure, Result};
+use crate::liveness_sessions::{LivenessSessionService, Selfie};
 use crate::ports::{BlobStore, Clock, FaceEngine, JobQueue, UserStore};
 use crate::similarity;
 
@@ -34,6 +35,8 @@ pub struct VerificationPorts {
     pub jobs: Arc<dyn JobQueue>,
     pub blobs: Arc<dyn BlobStore>,
     pub clock: Arc<dyn Clock>,
+    /// Live sessions standing in for selfies.
+    pub sessions: LivenessSessionService,
 }
 
 debug_ports!(VerificationPorts);
@@ -59,10 +62,11 @@ impl VerificationService {
     }
 
     /// Stores the selfie and queues its verification for `user_id`.
-    pub async fn submit(&self, user_id: &str, image: Vec<u8>) -> Result<Job> {
+    pub async fn submit(&self, user_id: &str, selfie: Selfie) -> Result<Job> {
+        crate::jobs::ensure_room(&*self.ports.jobs, user_id, self.policy.max_pending).await?;
+        let image = self.ports.sessions.selfie(user_id, selfie).await?;
         // Refuse what the worker would refuse before storing it.
         self.ports.engine.check_image(&image)?;
-        crate::jobs::ensure_room(&*self.ports.jobs, user_id, self.policy.max_pending).await?;
         let id = uuid::Uuid::new_v4().to_string();
         let upload_key = format!("{}{id}", crate::uploads::VERIFICATION_UPLOADS);
         self.ports.blobs.put(&upload_key, image).await?;

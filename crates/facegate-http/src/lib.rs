@@ -157,6 +157,10 @@ pub fn router(state: AppState, config: &HttpConfig) -> Router {
         .route("/metrics", get(routes::metrics::metrics))
         .route("/openapi.json", get(docs::openapi))
         .route("/docs", get(docs::docs))
+        .route(
+            "/liveness/capture",
+            get(routes::liveness_sessions::capture_page),
+        )
         // After every route: a route layer sees the matched template.
         .route_layer(tracked)
         .fallback(|| async { axum::http::StatusCode::NOT_FOUND })

@@ -263,6 +263,7 @@ fn job_services(
             jobs: a.store.clone(),
             blobs: uploads.clone(),
             clock: a.clock.clone(),
+            sessions: liveness_sessions(settings, a),
         },
         VerificationPolicy {
             threshold: policy.threshold,
@@ -309,6 +310,7 @@ fn transactions(settings: &Settings, a: &Adapters) -> TransactionService {
             users: a.store.clone(),
             transactions: a.store.clone(),
             clock: a.clock.clone(),
+            sessions: liveness_sessions(settings, a),
         },
         TransactionPolicy {
             step_up_above_cents: settings.step_up_above_cents(),
@@ -354,6 +356,7 @@ fn liveness_sessions(settings: &Settings, a: &Adapters) -> LivenessSessionServic
             max_frames: l.max_frames,
             max_failures: l.max_failures,
             failure_window_ms: l.failure_window_ms,
+            stand_in_ms: l.stand_in_ms,
             rules: ChallengeRules {
                 frontal_degrees: l.frontal_degrees,
                 turn_degrees: l.turn_degrees,

@@ -56,6 +56,9 @@ pub struct PolicySettings {
     pub min_threshold: Option<f32>,
     /// Enrollment refuses faces whose quality (0..1) is below this.
     pub min_enroll_quality: f32,
+    /// Enrollment refuses images whose face fails the liveness check (`liveness_threshold`);
+    /// off by default, since reference photos are often scans or ID pictures.
+    pub enrollment_liveness: bool,
     /// Passive liveness scores at or above this count as live. `None` takes the liveness
     /// model's calibrated threshold (docs/LIVENESS.md).
     pub liveness_threshold: Option<f32>,
@@ -82,6 +85,7 @@ impl Default for PolicySettings {
             search_threshold: None,
             min_threshold: None,
             min_enroll_quality: 0.2,
+            enrollment_liveness: false,
             liveness_threshold: None,
             max_results: 1000,
             max_batch_photos: 100,
@@ -414,6 +418,9 @@ pub struct LivenessSettings {
     /// beyond it `429`.
     pub max_failures: u32,
     pub failure_window_ms: i64,
+    /// How long after its answer a live session may stand in, once, for the selfie of
+    /// `/auth/verify` or a step-up transaction (`liveness_session_id`).
+    pub stand_in_ms: i64,
     /// A frame within this many degrees of straight ahead is frontal.
     pub frontal_degrees: f32,
     /// A head movement counts once it turns this far.
@@ -432,6 +439,7 @@ impl Default for LivenessSettings {
             max_frames: 30,
             max_failures: 5,
             failure_window_ms: 180_000,
+            stand_in_ms: 120_000,
             frontal_degrees: 12.0,
             turn_degrees: 20.0,
             turned_match: 0.1,
@@ -647,10 +655,11 @@ impl Settings {
                 && (1..=100).contains(&l.max_frames)
                 && l.max_failures >= 1
                 && l.failure_window_ms >= 1000
+                && l.stand_in_ms >= 1000
                 && 0.0 < l.frontal_degrees
                 && l.frontal_degrees < l.turn_degrees
                 && (-1.0..=1.0).contains(&l.turned_match),
-            "liveness: session_lifetime_ms and failure_window_ms at least 1000, max_frames \
+            "liveness: session_lifetime_ms, failure_window_ms and stand_in_ms at least 1000, max_frames \
              1..=100, max_failures at least 1, 0 < frontal_degrees < turn_degrees, turned_match \
              in -1..1"
         );
@@ -778,6 +787,7 @@ impl Settings {
                 .min_threshold
                 .unwrap_or_else(|| self.embedder().threshold_floor(self.vision.flip_tta)),
             min_enroll_quality: p.min_enroll_quality,
+            enrollment_liveness: p.enrollment_liveness,
             liveness_threshold: self.liveness_threshold(None),
             max_results: p.max_results,
             max_batch_photos: p.max_batch_photos,

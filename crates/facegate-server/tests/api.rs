@@ -5,6 +5,8 @@
 
 #[path = "api/accounts.rs"]
 mod accounts;
+#[path = "api/capture_page.rs"]
+mod capture_page;
 #[path = "api/collections.rs"]
 mod collections;
 #[path = "api/enrollment.rs"]

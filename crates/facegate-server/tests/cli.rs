@@ -1,11 +1,10 @@
 //! The `facegate` binary end to end on real photos: decisions, and clear errors with
 //! stable codes for bad inputs.
 
-use std::io::Cursor;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use facegate_vision::testing::{datasets_dir, models_dir, png, png_claiming, repo_root};
+use facegate_vision::testing::{datasets_dir, jpeg, models_dir, png, png_claiming, repo_root};
 use serde_json::Value;
 
 fn facegate(args: &[&str]) -> Output {
@@ -102,11 +101,8 @@ fn bad_inputs_give_stable_codes() {
         .unwrap()
         .crop_imm(0, 0, 250, 55)
         .to_rgb8();
-    let mut bytes = Vec::new();
-    sky.write_to(&mut Cursor::new(&mut bytes), image::ImageFormat::Jpeg)
-        .unwrap();
     assert_eq!(
-        error_code(&temp_file("noface.jpg", &bytes)),
+        error_code(&temp_file("noface.jpg", &jpeg(sky))),
         "face_not_found"
     );
     assert_eq!(

@@ -115,9 +115,7 @@ fn sky(seed: usize) -> Vec<u8> {
             (200 + (x + seed as u32) % 50) as u8,
         ])
     });
-    let mut out = std::io::Cursor::new(Vec::new());
-    image.write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
-    out.into_inner()
+    facegate_vision::testing::jpeg(image)
 }
 
 fn config(

@@ -106,7 +106,6 @@ impl FaceEngine for Engine {
                     return Ok(FrameReport {
                         faces: 0,
                         yaw: 0.0,
-                        pitch: 0.0,
                         embedding: None,
                         liveness: None,
                     });
@@ -116,7 +115,6 @@ impl FaceEngine for Engine {
                 Ok(FrameReport {
                     faces: faces.len(),
                     yaw: pose.yaw,
-                    pitch: pose.pitch,
                     embedding: embedded.into_iter().next().map(|e| e.embedding),
                     liveness: p.liveness_if_scorable(&img, &main)?,
                 })

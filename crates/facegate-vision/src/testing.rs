@@ -67,6 +67,16 @@ pub fn png(width: u32, height: u32) -> Vec<u8> {
     bytes
 }
 
+/// `image` encoded as a JPEG.
+pub fn jpeg(image: impl Into<image::DynamicImage>) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    image
+        .into()
+        .write_to(&mut Cursor::new(&mut bytes), image::ImageFormat::Jpeg)
+        .expect("encoding a JPEG in memory");
+    bytes
+}
+
 /// A valid PNG whose header claims `width` x `height` pixels but holds 16x16.
 pub fn png_claiming(width: u32, height: u32) -> Vec<u8> {
     let mut bytes = png(16, 16);

@@ -10,7 +10,6 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
-use super::first_image;
 use crate::access::{Caller, bearer};
 use crate::error::ApiError;
 use crate::json::JsonBody;
@@ -54,7 +53,9 @@ pub struct LogoutForm {
 pub struct SelfieForm {
     /// The selfie (`selfie` and `image` are accepted too).
     #[schema(format = Binary)]
-    file: String,
+    file: Option<String>,
+    /// A live liveness session of the caller, standing in for the selfie (spent once).
+    liveness_session_id: Option<String>,
 }
 
 /// A user as the API shows it.
@@ -210,8 +211,14 @@ pub async fn verify(
     mut upload: Upload,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let user_id = caller.user_id()?.to_owned();
-    let image = first_image(&mut upload, &["file", "selfie", "image"])?;
-    let job = state.verification.submit(&user_id, image).await?;
+    let names = ["file", "selfie", "image"];
+    let selfie = super::take_selfie(&mut upload, &names).ok_or_else(|| {
+        ApiError::validation(format!(
+            "a selfie is required in the field `{}`, or a live session in `liveness_session_id`",
+            names.join("` or `")
+        ))
+    })?;
+    let job = state.verification.submit(&user_id, selfie).await?;
     state.jobs_submitted.notify_one();
     let mut body = job_json(&job);
     body["status_url"] = json!(format!("/api/v1/jobs/{}", job.id));

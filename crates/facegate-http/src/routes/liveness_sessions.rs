@@ -2,6 +2,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::response::Html;
 use axum::{Extension, Json};
 use facegate_core::liveness_sessions::LivenessSession;
 use serde_json::{Value, json};
@@ -89,4 +90,11 @@ pub async fn get(
     Ok(Json(session_json(
         &state.sessions.session(user_id, &id).await?,
     )))
+}
+
+/// The browser capture page: signs in (or takes an access token in the URL fragment), films
+/// the drawn challenge with the camera, posts the frames and shows the verdict. Plain HTML
+/// and JavaScript, nothing loaded from elsewhere.
+pub async fn capture_page() -> Html<&'static str> {
+    Html(include_str!("capture.html"))
 }

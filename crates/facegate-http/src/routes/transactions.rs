@@ -32,6 +32,8 @@ pub struct TransactionForm {
     /// A fresh selfie (base64 in JSON), needed above the step-up amount.
     #[schema(format = Binary)]
     selfie: Option<String>,
+    /// A live liveness session of the caller, standing in for `selfie` (spent once).
+    liveness_session_id: Option<String>,
 }
 
 /// A time range: RFC 3339 strings or milliseconds since the epoch.
@@ -80,7 +82,7 @@ pub async fn create(
             .opt_text("description")
             .unwrap_or_default()
             .to_owned(),
-        selfie: upload.take_image("selfie"),
+        selfie: super::take_selfie(&mut upload, &["selfie"]),
     };
     let transaction = state.transactions.create(&user_id, request).await?;
     Ok((StatusCode::CREATED, Json(transaction)))

@@ -63,15 +63,8 @@ async fn a_tight_face_crop_gets_the_context_error() {
         side as u32,
         side as u32,
     );
-    let mut jpeg = Vec::new();
-    tight
-        .write_to(
-            &mut std::io::Cursor::new(&mut jpeg),
-            image::ImageFormat::Jpeg,
-        )
-        .unwrap();
     let refused = expect_error(
-        liveness(&app, jpeg).await,
+        liveness(&app, facegate_vision::testing::jpeg(tight)).await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "insufficient_context",
     )
@@ -149,5 +142,27 @@ async fn a_step_up_selfie_must_be_live() {
     )
     .await;
     assert_eq!(passed["step_up"], true, "{passed}");
+    app.stop().await;
+}
+
+/// With `policy.enrollment_liveness`, a printed photo is not enrolled (and nothing is
+/// stored); a live frame is.
+#[tokio::test]
+async fn enrollment_checks_liveness_when_the_policy_asks() {
+    let Some(fx) = Fixtures::get() else { return };
+    let dir = temp_dir();
+    let mut s = settings(&fx.models, dir.path());
+    s.policy.enrollment_liveness = true;
+    let app = TestApp::spawn(&s).await;
+    let form = image_form("file", nuaa(PRINT)).text("subject", "ada");
+    expect_error(
+        app.post_form("/api/v1/reference", form).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "spoof_suspected",
+    )
+    .await;
+    let subject = app.get("/api/v1/subjects/ada").await;
+    assert_eq!(subject.status(), StatusCode::NOT_FOUND);
+    app.enroll("ada", nuaa(LIVE)).await;
     app.stop().await;
 }

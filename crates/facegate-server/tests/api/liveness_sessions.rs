@@ -2,6 +2,7 @@
 //! (cfp-dev photos, framed as a camera would: the photo's edges carried outwards), and the
 //! ways a session fails.
 
+use facegate_vision::testing::jpeg;
 use reqwest::StatusCode;
 use reqwest::multipart::{Form, Part};
 use serde_json::Value;
@@ -9,42 +10,46 @@ use serde_json::Value;
 use crate::accounts::{UserSession, sign_up};
 use crate::helpers::{Fixtures, TestApp, expect_error, expect_json, settings, temp_dir};
 
-/// A cfp-dev photo of `person` (e.g. `frontal_01.jpg`, `profile_02.jpg`), mirrored if asked,
-/// in a frame 2.4 times its size whose border repeats the photo's edge pixels: the whole
-/// frame a camera would send, not a crop.
-fn framed(person: &str, file: &str, mirrored: bool) -> Vec<u8> {
+/// A cfp-dev photo of `person` (e.g. `frontal_01.jpg`, `profile_02.jpg`), mirrored if asked.
+pub fn photo(person: &str, file: &str, mirrored: bool) -> image::RgbImage {
     let dir = facegate_vision::testing::datasets_dir()
         .expect("the datasets")
         .join("cfp-dev")
         .join(person);
     let photo = image::open(dir.join(file)).unwrap().to_rgb8();
-    let photo = if mirrored {
+    if mirrored {
         image::imageops::flip_horizontal(&photo)
     } else {
         photo
-    };
+    }
+}
+
+/// `photo` centred in a `width` x `height` frame whose border repeats the photo's edge
+/// pixels: the whole frame a camera would see, not a crop.
+pub fn in_frame(photo: &image::RgbImage, width: u32, height: u32) -> image::RgbImage {
     let (w, h) = photo.dimensions();
-    let (fw, fh) = (w * 12 / 5, h * 12 / 5);
-    let (left, top) = ((fw - w) / 2, (fh - h) / 2);
-    let frame = image::RgbImage::from_fn(fw, fh, |x, y| {
+    let (left, top) = (width.saturating_sub(w) / 2, height.saturating_sub(h) / 2);
+    image::RgbImage::from_fn(width, height, |x, y| {
         let sx = x.saturating_sub(left).min(w - 1);
         let sy = y.saturating_sub(top).min(h - 1);
         *photo.get_pixel(sx, sy)
-    });
-    let mut jpeg = Vec::new();
-    image::DynamicImage::ImageRgb8(frame)
-        .write_to(
-            &mut std::io::Cursor::new(&mut jpeg),
-            image::ImageFormat::Jpeg,
-        )
-        .unwrap();
-    jpeg
+    })
 }
 
-const PERSON: &str = "001_50_Cent";
+/// `photo` in a frame 2.4 times its size, as a JPEG.
+fn framed_jpeg(photo: &image::RgbImage) -> Vec<u8> {
+    let (w, h) = photo.dimensions();
+    jpeg(in_frame(photo, w * 12 / 5, h * 12 / 5))
+}
+
+fn framed(person: &str, file: &str, mirrored: bool) -> Vec<u8> {
+    framed_jpeg(&photo(person, file, mirrored))
+}
+
+pub const PERSON: &str = "001_50_Cent";
 
 /// A drawn session: its id, nonce and challenge.
-async fn draw(user: &UserSession<'_>) -> (String, String, Vec<String>) {
+pub async fn draw(user: &UserSession<'_>) -> (String, String, Vec<String>) {
     let drawn = expect_json(
         user.post("/api/v1/liveness/sessions").send().await.unwrap(),
         StatusCode::CREATED,
@@ -82,26 +87,29 @@ async fn answer(
         .unwrap()
 }
 
-/// The frames of `person` making `moves`: frontal first and between the turns. Turning
+/// The photos of `person` making `moves`: frontal first and between the turns. Turning
 /// left is the profile photo as cfp-dev has it (the head turned to its left), right its
 /// mirror image.
-fn filmed(person: &str, moves: &[String]) -> Vec<Vec<u8>> {
-    let mut frames = vec![framed(person, "frontal_01.jpg", false)];
-    for (i, movement) in moves.iter().enumerate() {
+pub fn filmed_photos(person: &str, moves: &[String]) -> Vec<image::RgbImage> {
+    let frontal = photo(person, "frontal_01.jpg", false);
+    let mut frames = vec![frontal.clone()];
+    for movement in moves {
         let mirrored = match movement.as_str() {
             "turn_left" => false,
             "turn_right" => true,
             other => panic!("unexpected movement {other}"),
         };
-        frames.push(framed(person, "profile_01.jpg", mirrored));
-        let frontal = if i % 2 == 0 {
-            "frontal_02.jpg"
-        } else {
-            "frontal_01.jpg"
-        };
-        frames.push(framed(person, frontal, false));
+        frames.push(photo(person, "profile_01.jpg", mirrored));
+        frames.push(frontal.clone());
     }
     frames
+}
+
+fn filmed(person: &str, moves: &[String]) -> Vec<Vec<u8>> {
+    filmed_photos(person, moves)
+        .iter()
+        .map(framed_jpeg)
+        .collect()
 }
 
 fn verdict(session: &Value) -> (&str, Vec<&str>) {
@@ -245,3 +253,121 @@ async fn sessions_fail_with_their_reasons_and_failures_are_limited() {
 }
 
 const STRANGER: &str = "002_Aaron_Hernandez";
+
+/// A session of `user` answered with `frames`; its id once judged.
+async fn judged(user: &UserSession<'_>, frames: impl FnOnce(&[String]) -> Vec<Vec<u8>>) -> String {
+    let (id, nonce, challenge) = draw(user).await;
+    expect_json(
+        answer(user, &id, &nonce, frames(&challenge)).await,
+        StatusCode::OK,
+    )
+    .await;
+    id
+}
+
+fn live(challenge: &[String]) -> Vec<Vec<u8>> {
+    filmed(PERSON, challenge)
+}
+
+fn still(_: &[String]) -> Vec<Vec<u8>> {
+    vec![framed(PERSON, "frontal_01.jpg", false); 3]
+}
+
+async fn transfer(user: &UserSession<'_>, session: &str) -> reqwest::Response {
+    let body = serde_json::json!({
+        "amount": "5000.00",
+        "currency": "EUR",
+        "liveness_session_id": session,
+    });
+    user.post("/api/v1/transactions")
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn verify(user: &UserSession<'_>, session: &str) -> reqwest::Response {
+    let form = Form::new().text("liveness_session_id", session.to_owned());
+    user.post("/api/v1/auth/verify")
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A live session stands in, once, for the selfie of `/auth/verify` and of a step-up
+/// transaction; a failed session, another user's session and a spent one do not.
+#[tokio::test]
+async fn a_live_session_stands_in_for_a_selfie_once() {
+    let Some(fx) = Fixtures::get() else { return };
+    let dir = temp_dir();
+    let mut s = settings(&fx.models, dir.path());
+    s.policy.step_up_amount = "1000.00".into();
+    let app = TestApp::spawn(&s).await;
+    let grace = sign_up(&app, "grace").await;
+
+    let session = judged(&grace, live).await;
+    let job = expect_json(verify(&grace, &session).await, StatusCode::ACCEPTED).await;
+    let job = grace.wait_job(job["job_id"].as_str().unwrap()).await;
+    assert_eq!(job["result"]["status"], "verified", "{job}");
+    assert_eq!(grace.me().await["verified"], true);
+    expect_error(
+        verify(&grace, &session).await,
+        StatusCode::CONFLICT,
+        "conflict",
+    )
+    .await;
+
+    let failed = judged(&grace, still).await;
+    let refused = expect_error(
+        transfer(&grace, &failed).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "spoof_suspected",
+    )
+    .await;
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("failed"),
+        "{refused}"
+    );
+
+    let session = judged(&grace, live).await;
+    let bob = sign_up(&app, "bob").await;
+    expect_error(
+        verify(&bob, &session).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    let passed = expect_json(transfer(&grace, &session).await, StatusCode::CREATED).await;
+    assert_eq!(passed["step_up"], true, "{passed}");
+    expect_error(
+        transfer(&grace, &session).await,
+        StatusCode::CONFLICT,
+        "conflict",
+    )
+    .await;
+    app.stop().await;
+}
+
+/// A live session left unused past `liveness.stand_in_ms` no longer stands in.
+#[tokio::test]
+async fn a_stale_session_no_longer_stands_in() {
+    let Some(fx) = Fixtures::get() else { return };
+    let dir = temp_dir();
+    let mut s = settings(&fx.models, dir.path());
+    s.liveness.stand_in_ms = 1_000;
+    let app = TestApp::spawn(&s).await;
+    let grace = sign_up(&app, "grace").await;
+    let session = judged(&grace, live).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    expect_error(
+        verify(&grace, &session).await,
+        StatusCode::GONE,
+        "session_expired",
+    )
+    .await;
+    app.stop().await;
+}
