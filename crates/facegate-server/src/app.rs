@@ -253,6 +253,7 @@ fn job_services(
     settings: &Settings,
     a: &Adapters,
     uploads: &Arc<UploadSources>,
+    sessions: &LivenessSessionService,
     listener: Arc<dyn JobListener>,
 ) -> (VerificationService, ScanService, JobService) {
     let policy = settings.policy();
@@ -263,7 +264,7 @@ fn job_services(
             jobs: a.store.clone(),
             blobs: uploads.clone(),
             clock: a.clock.clone(),
-            sessions: liveness_sessions(settings, a),
+            sessions: sessions.clone(),
         },
         VerificationPolicy {
             threshold: policy.threshold,
@@ -303,14 +304,18 @@ fn job_services(
     (verification, scans, jobs)
 }
 
-fn transactions(settings: &Settings, a: &Adapters) -> TransactionService {
+fn transactions(
+    settings: &Settings,
+    a: &Adapters,
+    sessions: LivenessSessionService,
+) -> TransactionService {
     TransactionService::new(
         TransactionPorts {
             engine: a.faces.clone(),
             users: a.store.clone(),
             transactions: a.store.clone(),
             clock: a.clock.clone(),
-            sessions: liveness_sessions(settings, a),
+            sessions,
         },
         TransactionPolicy {
             step_up_above_cents: settings.step_up_above_cents(),
@@ -447,10 +452,12 @@ pub async fn build(settings: &Settings) -> anyhow::Result<App> {
         a.blobs.clone(),
         settings.worker.shared_volume.as_deref(),
     )?);
+    let sessions = liveness_sessions(settings, &a);
     let (verification, scans, jobs) = job_services(
         settings,
         &a,
         &uploads,
+        &sessions,
         Arc::new(requests::Listeners(listeners)),
     );
     let requests = settings
@@ -478,9 +485,9 @@ pub async fn build(settings: &Settings) -> anyhow::Result<App> {
         service,
         accounts,
         verification,
-        transactions: transactions(settings, &a),
+        transactions: transactions(settings, &a, sessions.clone()),
         scans,
-        sessions: liveness_sessions(settings, &a),
+        sessions,
         webhooks: webhooks.clone(),
         audit: a.store.clone(),
         inventory: a.store.clone(),
