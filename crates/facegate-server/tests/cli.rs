@@ -111,6 +111,29 @@ fn bad_inputs_give_stable_codes() {
     );
 }
 
+/// A reader that closes the pipe before the answer (`facegate detect x | head -c 0`) ends
+/// the command quietly, not in a panic.
+#[test]
+fn a_closed_stdout_is_no_panic() {
+    let (Some(_), Some(data)) = (models_dir(), datasets_dir()) else {
+        return;
+    };
+    let img = data.join("lfw/Aaron_Peirsol/Aaron_Peirsol_0001.jpg");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_facegate"))
+        .args(["detect", img.to_str().unwrap()])
+        .current_dir(repo_root())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Closed while the models load, before anything is written.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(out.status.success(), "{stderr}");
+}
+
 #[test]
 fn detect_draws_and_reports_faces() {
     let (Some(_), Some(data)) = (models_dir(), datasets_dir()) else {
