@@ -7,8 +7,8 @@ use facegate_core::account::Scope;
 
 use crate::access::{self, Gate, Limit, LimitBy, Need};
 use crate::routes::{
-    accounts, admin, collections, faces, liveness_sessions, references, scans, transactions,
-    webhooks,
+    accounts, admin, collections, faces, health, liveness_sessions, metrics, references, scans,
+    transactions, webhooks,
 };
 use crate::state::AppState;
 use crate::{HttpConfig, stats};
@@ -105,6 +105,10 @@ impl Gates<'_> {
 
     fn admin(&self, route: Route) -> Route {
         self.gated(route, Need::Scope(Scope::Admin), None)
+    }
+
+    fn public(&self, route: Route) -> Route {
+        self.gated(route, Need::Public, None)
     }
 
     /// Registration and tokens: public, limited per client IP.
@@ -231,11 +235,19 @@ pub(crate) fn admin_only(state: &AppState, route: Route) -> Route {
 
 /// Every `/api/v1` route: credentials resolved (and changes audited) once, request
 /// statistics recorded, then each route's gate.
+/// FacePass's paths of the health probe and the metrics, beside `/health` and `/metrics`.
+fn facepass_probes(g: &Gates) -> Router<AppState> {
+    Router::new()
+        .route("/health", g.public(get(health::health)))
+        .route("/metrics", g.public(get(metrics::metrics)))
+}
+
 pub(crate) fn routes(state: &AppState, config: &HttpConfig) -> Router<AppState> {
     let g = Gates { state, config };
     faces(&g)
         .merge(accounts(&g))
         .merge(administration(&g))
+        .merge(facepass_probes(&g))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             access::authenticate,

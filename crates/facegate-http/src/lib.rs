@@ -157,6 +157,8 @@ pub fn router(state: AppState, config: &HttpConfig) -> Router {
         .route("/metrics", get(routes::metrics::metrics))
         .route("/openapi.json", get(docs::openapi))
         .route("/docs", get(docs::docs))
+        // Where FacePass and the recognition backend serve their ReDoc page.
+        .route("/redoc", get(docs::docs))
         .route(
             "/liveness/capture",
             get(routes::liveness_sessions::capture_page),

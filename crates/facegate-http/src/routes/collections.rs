@@ -60,7 +60,8 @@ pub struct BatchForm {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct BatchPhotoForm {
     pub photo_id: String,
-    /// Object-store key of the photo.
+    /// Object-store key of the photo (`s3_key`, FacePass's name, is accepted too).
+    #[serde(alias = "s3_key")]
     pub key: String,
 }
 
@@ -132,11 +133,17 @@ pub async fn index_batch(
         })
         .collect();
     let items = state.service.index_batch(&form.session_id, photos).await?;
-    let failed = items.iter().filter(|i| i.error.is_some()).count();
+    // `total` and `errors` ("photo: message") are FacePass's summary.
+    let errors: Vec<String> = items
+        .iter()
+        .filter_map(|i| Some(format!("{}: {}", i.photo_id, i.error.as_ref()?.message)))
+        .collect();
     Ok(Json(json!({
         "session_id": form.session_id,
-        "indexed": items.len() - failed,
-        "failed": failed,
+        "indexed": items.len() - errors.len(),
+        "failed": errors.len(),
+        "total": items.len(),
+        "errors": errors,
         "items": items,
     }))
     .into_response())

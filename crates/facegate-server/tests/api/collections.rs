@@ -227,7 +227,8 @@ async fn batch_indexes_blobs_and_reports_each_failure() {
         "photos": [
             {"photo_id": "a", "key": "event1/a.jpg"},
             {"photo_id": "missing", "key": "event1/missing.jpg"},
-            {"photo_id": "b", "key": "event1/b.jpg"},
+            // FacePass's name of the key.
+            {"photo_id": "b", "s3_key": "event1/b.jpg"},
             {"photo_id": "escape", "key": "../x"},
             {"photo_id": "notes", "key": "event1/notes.txt"},
             {"photo_id": "c", "key": "event1/c.jpg"},
@@ -240,10 +241,18 @@ async fn batch_indexes_blobs_and_reports_each_failure() {
     .await;
     assert_eq!(body["session_id"], "batch");
     assert_eq!(
-        (&body["indexed"], &body["failed"]),
-        (&json!(3), &json!(3)),
+        (&body["indexed"], &body["failed"], &body["total"]),
+        (&json!(3), &json!(3), &json!(6)),
         "{body}"
     );
+    let errors: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().unwrap())
+        .collect();
+    assert_eq!(errors.len(), 3, "{body}");
+    assert!(errors[0].starts_with("missing: "), "{body}");
     let items = body["items"].as_array().expect("items");
     let outcome = |item: &Value| {
         item["error"]["code"]

@@ -85,17 +85,34 @@ async fn health_probes_openapi_and_docs_answer() {
     }
     assert!(paths["/api/v1/search"]["post"].is_object());
 
-    let docs = app.get("/docs").await;
-    assert_eq!(docs.status(), StatusCode::OK);
-    assert!(
-        docs.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/html")
-    );
-    let html = docs.text().await.unwrap();
-    assert!(html.to_ascii_lowercase().contains("<html"), "{html}");
-    assert!(html.contains("openapi.json"), "the page loads the document");
+    for page in ["/docs", "/redoc"] {
+        let docs = app.get(page).await;
+        assert_eq!(docs.status(), StatusCode::OK);
+        assert!(
+            docs.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+        let html = docs.text().await.unwrap();
+        assert!(html.to_ascii_lowercase().contains("<html"), "{html}");
+        assert!(html.contains("openapi.json"), "the page loads the document");
+    }
+
+    // FacePass's paths of the probe and the metrics, without credentials.
+    let health = crate::helpers::bare_client()
+        .get(app.url("/api/v1/health"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(expect_json(health, StatusCode::OK).await["status"], "ok");
+    let metrics = crate::helpers::bare_client()
+        .get(app.url("/api/v1/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), StatusCode::OK);
+    assert!(metrics.text().await.unwrap().contains("# TYPE"));
 
     app.stop().await;
 }
