@@ -9,6 +9,8 @@ mod accounts;
 mod capture_page;
 #[path = "api/collections.rs"]
 mod collections;
+#[path = "api/compat_facepass.rs"]
+mod compat_facepass;
 #[path = "api/enrollment.rs"]
 mod enrollment;
 #[path = "api/errors.rs"]

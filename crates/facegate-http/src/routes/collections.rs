@@ -4,13 +4,12 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use facegate_core::model::SessionStatus;
-use facegate_core::service::{BatchPhoto, Search};
+use facegate_core::service::BatchPhoto;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
-use super::first_image;
+use super::{facepass, first_image};
 use crate::access::RateCharge;
 use crate::error::ApiError;
 use crate::json::JsonBody;
@@ -91,17 +90,22 @@ pub async fn index(
         .iter()
         .map(|f| json!({"face_index": f.face_index, "bbox": f.bbox, "detection_score": f.detection_score}))
         .collect();
-    Ok((
-        status,
-        Json(json!({
-            "session_id": outcome.photo.session_id,
-            "photo_id": outcome.photo.photo_id,
-            "face_count": faces.len(),
-            "faces": faces,
-            "created": outcome.created,
-            "indexed_at": outcome.photo.indexed_at,
-        })),
-    ))
+    let mut body = json!({
+        "session_id": outcome.photo.session_id,
+        "photo_id": outcome.photo.photo_id,
+        "face_count": faces.len(),
+        "faces": faces,
+        "created": outcome.created,
+        "indexed_at": outcome.photo.indexed_at,
+    });
+    let scores: Vec<f32> = outcome
+        .photo
+        .faces
+        .iter()
+        .map(|f| f.detection_score)
+        .collect();
+    facepass::index(&mut body, &scores);
+    Ok((status, Json(body)))
 }
 
 /// Index photos by object-store key; each photo succeeds or fails on its own.
@@ -133,20 +137,15 @@ pub async fn index_batch(
         })
         .collect();
     let items = state.service.index_batch(&form.session_id, photos).await?;
-    // `total` and `errors` ("photo: message") are FacePass's summary.
-    let errors: Vec<String> = items
-        .iter()
-        .filter_map(|i| Some(format!("{}: {}", i.photo_id, i.error.as_ref()?.message)))
-        .collect();
-    Ok(Json(json!({
+    let failed = items.iter().filter(|i| i.error.is_some()).count();
+    let mut body = json!({
         "session_id": form.session_id,
-        "indexed": items.len() - errors.len(),
-        "failed": errors.len(),
-        "total": items.len(),
-        "errors": errors,
-        "items": items,
-    }))
-    .into_response())
+        "indexed": items.len() - failed,
+        "failed": failed,
+    });
+    facepass::batch(&mut body, &items);
+    body["items"] = json!(items);
+    Ok(Json(body).into_response())
 }
 
 /// Delete a session and everything indexed in it.
@@ -170,19 +169,18 @@ pub async fn delete_session(
 pub async fn search(
     State(state): State<AppState>,
     mut upload: Upload,
-) -> Result<Json<Search>, ApiError> {
+) -> Result<Json<Value>, ApiError> {
     let selfie = first_image(&mut upload, &["file", "selfie", "image"])?;
     let session_id = upload.text("session_id")?.to_owned();
     let threshold = upload.parse::<f32>("threshold")?;
     let limit = upload
         .parse::<usize>("limit")?
         .unwrap_or(DEFAULT_SEARCH_LIMIT);
-    Ok(Json(
-        state
-            .service
-            .search(&session_id, selfie, threshold, limit)
-            .await?,
-    ))
+    let found = state
+        .service
+        .search(&session_id, selfie, threshold, limit)
+        .await?;
+    Ok(Json(facepass::search(&found)))
 }
 
 /// How many photos and faces a session holds.
@@ -192,6 +190,7 @@ pub async fn search(
 pub async fn status(
     State(state): State<AppState>,
     Path(session_id): Path<String>,
-) -> Result<Json<SessionStatus>, ApiError> {
-    Ok(Json(state.service.session_status(&session_id).await?))
+) -> Result<Json<Value>, ApiError> {
+    let status = state.service.session_status(&session_id).await?;
+    Ok(Json(facepass::status(&status)))
 }

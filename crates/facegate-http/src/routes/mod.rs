@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod admin;
 pub mod collections;
 pub mod docs;
+pub mod facepass;
 pub mod faces;
 pub mod health;
 pub mod liveness_sessions;

@@ -99,21 +99,6 @@ async fn health_probes_openapi_and_docs_answer() {
         assert!(html.contains("openapi.json"), "the page loads the document");
     }
 
-    // FacePass's paths of the probe and the metrics, without credentials.
-    let health = crate::helpers::bare_client()
-        .get(app.url("/api/v1/health"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(expect_json(health, StatusCode::OK).await["status"], "ok");
-    let metrics = crate::helpers::bare_client()
-        .get(app.url("/api/v1/metrics"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(metrics.status(), StatusCode::OK);
-    assert!(metrics.text().await.unwrap().contains("# TYPE"));
-
     app.stop().await;
 }
 
