@@ -62,6 +62,11 @@ pub struct TokenCheck {
 
 /// Prefix of API key secrets.
 const API_KEY_PREFIX: &str = "fgk_";
+
+/// Whether a credential is shaped like one of facegate's API keys (tokens never are).
+pub fn is_api_key(secret: &str) -> bool {
+    secret.starts_with(API_KEY_PREFIX)
+}
 /// Prefix of refresh tokens.
 const REFRESH_PREFIX: &str = "fgr_";
 /// Characters of an API key shown in listings.

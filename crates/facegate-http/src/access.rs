@@ -1,5 +1,6 @@
-//! Who may call what: credentials (bearer token or `X-API-Key`) resolved once per request,
-//! each route group's requirement and rate limit, and the audit log of changes.
+//! Who may call what: credentials (bearer token, `X-API-Key`, or an API key as the bearer
+//! token) resolved once per request, each route group's requirement and rate limit, and the
+//! audit log of changes.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -158,6 +159,10 @@ async fn resolve(state: &AppState, headers: &HeaderMap) -> Result<Option<Princip
         return Ok(Some(state.accounts.authenticate_key(key.trim()).await?));
     }
     match bearer(headers)? {
+        // The recognition backend's clients send their API key as a bearer token.
+        Some(key) if facegate_core::accounts::is_api_key(key) => {
+            Ok(Some(state.accounts.authenticate_key(key).await?))
+        }
         Some(token) => Ok(Some(state.accounts.authenticate_token(token).await?)),
         None => Ok(None),
     }
