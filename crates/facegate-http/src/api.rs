@@ -242,12 +242,52 @@ fn facepass_probes(g: &Gates) -> Router<AppState> {
         .route("/metrics", g.public(get(metrics::metrics)))
 }
 
+/// The gateway system's paths (`/api/<service>/.../`) onto the same handlers and gates.
+fn gateway(g: &Gates) -> Router<AppState> {
+    Router::new()
+        .route("/api-gateway/healthz/ready/", g.public(get(health::ready)))
+        .route(
+            "/auth-service/register/",
+            g.signing_in(post(accounts::register)),
+        )
+        .route("/auth-service/auth/", g.signing_in(post(accounts::token)))
+        .route("/auth-service/check_token/", g.user(get(accounts::check)))
+        .route(
+            "/auth-service/verify/",
+            g.user_upload(post(accounts::verify)),
+        )
+        .route(
+            "/transaction-service/create/",
+            g.user(post(transactions::create)),
+        )
+        .route(
+            "/transaction-service/report/",
+            g.user(post(transactions::report)),
+        )
+        .route(
+            "/face-verification-service/get_vector/",
+            g.verify(get(faces::embed).post(faces::embed)),
+        )
+}
+
+/// The `/api/v1` routes.
 pub(crate) fn routes(state: &AppState, config: &HttpConfig) -> Router<AppState> {
     let g = Gates { state, config };
-    faces(&g)
+    let routes = faces(&g)
         .merge(accounts(&g))
         .merge(administration(&g))
-        .merge(facepass_probes(&g))
+        .merge(facepass_probes(&g));
+    authenticated(state, routes)
+}
+
+/// The gateway system's routes, nested under `/api`.
+pub(crate) fn gateway_routes(state: &AppState, config: &HttpConfig) -> Router<AppState> {
+    authenticated(state, gateway(&Gates { state, config }))
+}
+
+/// Every route resolves its caller's credentials and counts in the request statistics.
+fn authenticated(state: &AppState, routes: Router<AppState>) -> Router<AppState> {
+    routes
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             access::authenticate,

@@ -147,6 +147,7 @@ pub fn router(state: AppState, config: &HttpConfig) -> Router {
         .max_age(Duration::from_mins(10));
     Router::new()
         .nest("/api/v1", api)
+        .nest("/api", api::gateway_routes(&state, config))
         .route("/health", get(health::health))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))

@@ -11,6 +11,8 @@ mod capture_page;
 mod collections;
 #[path = "api/compat_facepass.rs"]
 mod compat_facepass;
+#[path = "api/compat_gateway.rs"]
+mod compat_gateway;
 #[path = "api/compat_recognition.rs"]
 mod compat_recognition;
 #[path = "api/enrollment.rs"]
