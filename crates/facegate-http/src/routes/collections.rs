@@ -98,13 +98,7 @@ pub async fn index(
         "created": outcome.created,
         "indexed_at": outcome.photo.indexed_at,
     });
-    let scores: Vec<f32> = outcome
-        .photo
-        .faces
-        .iter()
-        .map(|f| f.detection_score)
-        .collect();
-    facepass::index(&mut body, &scores);
+    facepass::index(&mut body, &outcome.photo.faces);
     Ok((status, Json(body)))
 }
 

@@ -4,16 +4,16 @@
 //! `/index/batch` with `s3_key`, `/search`, `GET /search/status/{id}`).
 
 use chrono::{DateTime, SecondsFormat};
-use facegate_core::model::SessionStatus;
+use facegate_core::model::{IndexedFace, SessionStatus};
 use facegate_core::service::{BatchItem, Search};
 use serde_json::{Value, json};
 
 /// An index answer's `indexed`, `faces_detected` and `confidence` (the best face's
 /// detection score; `null` without a face).
-pub fn index(body: &mut Value, detection_scores: &[f32]) {
+pub fn index(body: &mut Value, faces: &[IndexedFace]) {
     body["indexed"] = json!(true);
-    body["faces_detected"] = json!(detection_scores.len());
-    body["confidence"] = json!(detection_scores.iter().copied().reduce(f32::max));
+    body["faces_detected"] = json!(faces.len());
+    body["confidence"] = json!(faces.iter().map(|f| f.detection_score).reduce(f32::max));
 }
 
 /// A batch answer's `total` and `errors` (`"photo_id: message"` per failed photo).
