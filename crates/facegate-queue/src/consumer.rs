@@ -195,7 +195,23 @@ impl KafkaConsumer {
     where
         H: RequestHandler + ?Sized,
     {
-        let request = match VerificationRequest::parse(message.payload().unwrap_or_default()) {
+        let default_id = message
+            .key()
+            .and_then(|k| std::str::from_utf8(k).ok())
+            .filter(|k| !k.trim().is_empty())
+            .map_or_else(
+                || {
+                    format!(
+                        "{}-{}-{}",
+                        message.topic(),
+                        message.partition(),
+                        message.offset()
+                    )
+                },
+                str::to_owned,
+            );
+        let payload = message.payload().unwrap_or_default();
+        let request = match VerificationRequest::parse(payload, Some(default_id)) {
             Ok(request) => request,
             Err(error) => return self.dead_letter(message, error.to_string(), 0, stop).await,
         };

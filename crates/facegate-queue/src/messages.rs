@@ -23,8 +23,10 @@ pub enum ImageRef {
 /// A verification request, checked: every required field present and non-blank, and
 /// exactly one image reference.
 ///
-/// On the wire: `{"request_id", "username", "image_path" | "image_key", "callback_url"?}`.
+/// On the wire: `{"request_id"?, "username", "image_path" | "image_key", "callback_url"?}`.
 /// Unknown fields are ignored, so producers may add fields before workers know them.
+/// `path` is read as `image_path`, and a message without `request_id` is named by the
+/// consumer, so the async verification service's `{"username", "path"}` works as sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerificationRequest {
     pub request_id: String,
@@ -56,7 +58,7 @@ struct WireRequest {
     request_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     username: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "path")]
     image_path: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     image_key: Option<String>,
@@ -80,11 +82,13 @@ fn optional(
 }
 
 impl VerificationRequest {
-    /// Parses and checks a request payload.
-    pub fn parse(payload: &[u8]) -> Result<Self, RequestParseError> {
+    /// Parses and checks a request payload; `default_id` names a request without
+    /// `request_id` (the consumer passes the message key, else its topic, partition and
+    /// offset, so a redelivered message keeps its name).
+    pub fn parse(payload: &[u8], default_id: Option<String>) -> Result<Self, RequestParseError> {
         let wire: WireRequest = serde_json::from_slice(payload)
             .map_err(|e| RequestParseError::InvalidJson(e.to_string()))?;
-        let request_id = required(wire.request_id, "request_id")?;
+        let request_id = required(wire.request_id.or(default_id), "request_id")?;
         let username = required(wire.username, "username")?;
         let image_path = optional(wire.image_path, "image_path")?;
         let image_key = optional(wire.image_key, "image_key")?;
@@ -237,7 +241,27 @@ mod tests {
     use super::*;
 
     fn parse(json: &str) -> Result<VerificationRequest, RequestParseError> {
-        VerificationRequest::parse(json.as_bytes())
+        VerificationRequest::parse(json.as_bytes(), None)
+    }
+
+    #[test]
+    fn the_async_verification_services_message_parses_as_sent() {
+        let payload = br#"{"username": "ann", "path": "/shared/uploads/ann.jpg"}"#;
+        let request = VerificationRequest::parse(payload, Some("uploads-0-41".into())).unwrap();
+        assert_eq!(request.request_id, "uploads-0-41");
+        assert_eq!(request.username, "ann");
+        assert_eq!(
+            request.image,
+            ImageRef::Path("/shared/uploads/ann.jpg".into())
+        );
+        // A request id in the message wins over the consumer's name for it.
+        let named = br#"{"request_id": "r9", "username": "ann", "path": "/a.jpg"}"#;
+        let request = VerificationRequest::parse(named, Some("uploads-0-42".into())).unwrap();
+        assert_eq!(request.request_id, "r9");
+        assert_eq!(
+            VerificationRequest::parse(br#"{"username": "ann", "path": "/a.jpg"}"#, None),
+            Err(RequestParseError::MissingField("request_id"))
+        );
     }
 
     #[test]
@@ -272,7 +296,7 @@ mod tests {
                 callback_url: Some("http://cb".into()),
             };
             assert_eq!(
-                VerificationRequest::parse(&request.to_json()).unwrap(),
+                VerificationRequest::parse(&request.to_json(), None).unwrap(),
                 request
             );
         }
@@ -331,7 +355,7 @@ mod tests {
             br#"{"request_id": 7, "username": "u", "image_key": "k"}"#,
             b"\xff\xfe{}",
         ] {
-            let error = VerificationRequest::parse(payload).unwrap_err();
+            let error = VerificationRequest::parse(payload, None).unwrap_err();
             assert!(
                 matches!(error, RequestParseError::InvalidJson(_)),
                 "{error:?}"

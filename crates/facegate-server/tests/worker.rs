@@ -1,7 +1,8 @@
 //! The Kafka verification worker end to end, on the production backends
 //! (`scripts/test-services.sh start`): 1,000 requests for 1,000 users (real LFW photos,
 //! photos without a face, bytes that are no image, unknown users; half by object-store
-//! key, half by shared-volume path) and unparseable messages; the `facegate worker`
+//! key, half by shared-volume path, half of those in the async verification service's
+//! form `{"username", "path"}` keyed by request id) and unparseable messages; the `facegate worker`
 //! process is killed with SIGKILL midway and started again. Every request must end with
 //! one result, every user with one face at most, every upload deleted, the bad messages
 //! in the dead-letter topic. Skips unless the models and the services are there.
@@ -19,7 +20,7 @@ use facegate_queue::{KafkaPublisher, KafkaSettings, MessageHeaders};
 use facegate_vision::testing::{datasets_dir, models_dir};
 use rdkafka::Message as _;
 use rdkafka::consumer::{Consumer as _, StreamConsumer};
-use serde_json::Value;
+use serde_json::{Value, json};
 use sqlx::Connection as _;
 
 #[path = "common/services.rs"]
@@ -353,10 +354,24 @@ async fn every_request_ends_with_one_result_after_the_worker_is_killed() {
             image,
             callback_url: None,
         };
-        publisher
-            .publish_request(&request, &MessageHeaders::new())
-            .await
-            .unwrap();
+        if let (3, ImageRef::Path(path)) = (i % 4, &request.image) {
+            // As the async verification service's auth service sends it.
+            let bare = json!({"username": request.username, "path": path}).to_string();
+            publisher
+                .send_raw(
+                    &kafka.requests_topic,
+                    Some(request.request_id.as_bytes()),
+                    bare.as_bytes(),
+                    &MessageHeaders::new(),
+                )
+                .await
+                .unwrap();
+        } else {
+            publisher
+                .publish_request(&request, &MessageHeaders::new())
+                .await
+                .unwrap();
+        }
         expected.insert(request.request_id, kind);
         if i % 50 == 25 {
             let bad: &[u8] = if i % 100 == 25 {
