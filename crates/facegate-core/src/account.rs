@@ -84,7 +84,9 @@ pub struct User {
     pub role: Role,
     /// True once a selfie of the user has been verified and their face stored.
     pub verified: bool,
+    #[serde(with = "crate::time::serde_rfc3339::option")]
     pub verified_at: Option<Timestamp>,
+    #[serde(with = "crate::time::serde_rfc3339")]
     pub created_at: Timestamp,
 }
 
@@ -95,6 +97,7 @@ pub struct UserFace {
     pub face: FaceDetection,
     pub quality: f32,
     pub embedding: Embedding,
+    #[serde(with = "crate::time::serde_rfc3339")]
     pub created_at: Timestamp,
 }
 
@@ -107,7 +110,9 @@ pub struct ApiKey {
     /// The first characters of the secret, to tell keys apart in listings.
     pub prefix: String,
     pub created_by: String,
+    #[serde(with = "crate::time::serde_rfc3339")]
     pub created_at: Timestamp,
+    #[serde(with = "crate::time::serde_rfc3339::option")]
     pub revoked_at: Option<Timestamp>,
 }
 
@@ -177,6 +182,7 @@ pub struct RefreshToken {
     /// Every token rotated from the same login shares the family; presenting a used token
     /// again revokes the whole family (the token was stolen or replayed).
     pub family: String,
+    #[serde(with = "crate::time::serde_rfc3339")]
     pub expires_at: Timestamp,
 }
 
@@ -304,7 +310,9 @@ pub struct Job {
     pub result: Option<JobResult>,
     /// The last transient error, while the job is being retried.
     pub last_error: Option<String>,
+    #[serde(with = "crate::time::serde_rfc3339")]
     pub created_at: Timestamp,
+    #[serde(with = "crate::time::serde_rfc3339")]
     pub updated_at: Timestamp,
 }
 
@@ -320,12 +328,14 @@ pub struct Transaction {
     pub description: String,
     /// True when a fresh selfie was checked against the user's face.
     pub step_up: bool,
+    #[serde(with = "crate::time::serde_rfc3339")]
     pub created_at: Timestamp,
 }
 
 /// One line of the audit log: who did what, never images, embeddings or secrets.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntry {
+    #[serde(with = "crate::time::serde_rfc3339")]
     pub at: Timestamp,
     /// `user:<id>`, `key:<id>` or `anonymous`.
     pub actor: String,

@@ -1,5 +1,6 @@
 //! Accounts and access: registration, tokens, API keys and forgetting a user.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -10,6 +11,7 @@ use crate::account::{
 };
 use crate::error::ErrorCode;
 use crate::failure::{Failure, Result};
+use crate::model::Timestamp;
 use crate::ports::{ApiKeyStore, BlobStore, Clock, Credentials, TokenRejection, UserStore};
 
 /// Lifetimes of tokens and password rules.
@@ -39,6 +41,9 @@ pub struct AccountService {
     policy: AuthPolicy,
     /// Normalised names self-registration refuses.
     reserved: Vec<String>,
+    /// Keys given in the configuration, by digest: their position in the list.
+    static_keys: HashMap<String, usize>,
+    static_key_scopes: Vec<Scope>,
 }
 
 impl std::fmt::Debug for AccountService {
@@ -56,15 +61,15 @@ pub struct TokenCheck {
     pub user_id: String,
     pub username: String,
     pub role: Role,
-    /// Seconds since the Unix epoch.
-    pub expires_at: i64,
+    #[serde(with = "crate::time::serde_rfc3339")]
+    pub expires_at: Timestamp,
 }
 
 /// Prefix of API key secrets.
 const API_KEY_PREFIX: &str = "fgk_";
 
 /// Whether a credential is shaped like one of facegate's API keys (tokens never are).
-pub fn is_api_key(secret: &str) -> bool {
+fn has_key_prefix(secret: &str) -> bool {
     secret.starts_with(API_KEY_PREFIX)
 }
 /// Prefix of refresh tokens.
@@ -114,7 +119,32 @@ impl AccountService {
             ports,
             policy,
             reserved: RESERVED_USERNAMES.map(str::to_owned).to_vec(),
+            static_keys: HashMap::new(),
+            static_key_scopes: Vec::new(),
         }
+    }
+
+    /// Also accepts `secrets` as API keys with `scopes`: keys of the configuration, held
+    /// in memory as digests and never stored, so one dropped from the configuration is
+    /// refused after the next start.
+    #[must_use]
+    pub fn with_static_keys(mut self, secrets: &[String], scopes: &[Scope]) -> Self {
+        self.static_keys = secrets
+            .iter()
+            .enumerate()
+            .map(|(i, secret)| (self.ports.credentials.digest(secret), i))
+            .collect();
+        self.static_key_scopes = scopes.to_vec();
+        self
+    }
+
+    /// Whether a credential is one of this service's API keys by its shape or one of the
+    /// configuration's keys (tokens are neither).
+    pub fn is_api_key(&self, secret: &str) -> bool {
+        has_key_prefix(secret)
+            || self
+                .static_keys
+                .contains_key(&self.ports.credentials.digest(secret))
     }
 
     /// Also refuses `username` at self-registration (the bootstrap admin account's name).
@@ -330,13 +360,22 @@ impl AccountService {
             user_id: user.id,
             username: user.username,
             role: user.role,
-            expires_at: claims.exp,
+            expires_at: claims.exp * 1000,
         })
     }
 
     /// The caller behind an API key; unknown and revoked keys get the same answer.
     pub async fn authenticate_key(&self, secret: &str) -> Result<Principal> {
         let digest = self.ports.credentials.digest(secret);
+        if let Some(i) = self.static_keys.get(&digest) {
+            return Ok(Principal {
+                scopes: self.static_key_scopes.clone(),
+                kind: PrincipalKind::ApiKey {
+                    id: format!("static-{i}"),
+                    name: format!("auth.static_api_keys[{i}]"),
+                },
+            });
+        }
         match self.ports.keys.api_key_by_digest(&digest).await? {
             Some(key) if key.revoked_at.is_none() => Ok(Principal {
                 scopes: key.scopes,

@@ -31,6 +31,7 @@ pub mod reembed;
 pub mod scans;
 pub mod service;
 pub mod similarity;
+pub mod time;
 pub mod transactions;
 pub mod uploads;
 pub mod verification;

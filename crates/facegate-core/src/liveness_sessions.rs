@@ -22,12 +22,16 @@ pub struct LivenessSession {
     #[serde(skip)]
     pub nonce_digest: String,
     pub challenge: Vec<Movement>,
+    #[serde(with = "crate::time::serde_rfc3339")]
     pub created_at: Timestamp,
+    #[serde(with = "crate::time::serde_rfc3339")]
     pub expires_at: Timestamp,
     /// When frames were first posted: a session is judged once.
+    #[serde(with = "crate::time::serde_rfc3339::option")]
     pub used_at: Option<Timestamp>,
     pub result: Option<SessionResult>,
     /// When a live session stood in for a selfie: it does so once.
+    #[serde(with = "crate::time::serde_rfc3339::option")]
     pub spent_at: Option<Timestamp>,
 }
 
@@ -86,6 +90,7 @@ pub struct DrawnSession {
     pub id: String,
     pub nonce: String,
     pub challenge: Vec<Movement>,
+    #[serde(with = "crate::time::serde_rfc3339")]
     pub expires_at: Timestamp,
 }
 

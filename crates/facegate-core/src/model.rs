@@ -16,6 +16,7 @@ pub struct Reference {
     pub face: FaceDetection,
     pub quality: f32,
     pub embedding: Embedding,
+    #[serde(with = "crate::time::serde_rfc3339")]
     pub created_at: Timestamp,
     /// The aligned 112x112 face as PNG, kept so that `admin reembed` can compute the
     /// embedding again with another model. Written on insert; reads leave it out.
@@ -37,6 +38,7 @@ pub struct StaleReference {
 pub struct SubjectSummary {
     pub name: String,
     pub references: usize,
+    #[serde(with = "crate::time::serde_rfc3339")]
     pub created_at: Timestamp,
 }
 
@@ -63,6 +65,7 @@ pub struct IndexedPhoto {
     pub session_id: String,
     pub photo_id: String,
     pub faces: Vec<IndexedFace>,
+    #[serde(with = "crate::time::serde_rfc3339")]
     pub indexed_at: Timestamp,
 }
 
@@ -72,6 +75,7 @@ pub struct SessionStatus {
     pub session_id: String,
     pub indexed_photos: usize,
     pub indexed_faces: usize,
+    #[serde(with = "crate::time::serde_rfc3339::option")]
     pub last_indexed_at: Option<Timestamp>,
 }
 

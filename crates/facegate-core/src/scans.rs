@@ -53,7 +53,9 @@ pub struct Scan {
     pub photo_key: String,
     pub state: JobState,
     pub result: Option<ScanResult>,
+    #[serde(with = "crate::time::serde_rfc3339")]
     pub created_at: Timestamp,
+    #[serde(with = "crate::time::serde_rfc3339::option")]
     pub completed_at: Option<Timestamp>,
 }
 

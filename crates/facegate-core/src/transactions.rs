@@ -61,7 +61,9 @@ pub struct CurrencyTotal {
 /// A user's transactions in a time range.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TransactionReport {
+    #[serde(with = "crate::time::serde_rfc3339")]
     pub from: Timestamp,
+    #[serde(with = "crate::time::serde_rfc3339")]
     pub to: Timestamp,
     pub count: usize,
     pub totals: Vec<CurrencyTotal>,

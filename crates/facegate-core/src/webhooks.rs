@@ -65,6 +65,7 @@ pub struct Webhook {
     pub owner: String,
     pub url: String,
     pub events: Vec<WebhookEvent>,
+    #[serde(with = "crate::time::serde_rfc3339")]
     pub created_at: Timestamp,
 }
 
@@ -116,8 +117,11 @@ pub struct Delivery {
     /// The HTTP status of the last attempt, when the receiver answered.
     pub last_status: Option<u16>,
     pub last_error: Option<String>,
+    #[serde(with = "crate::time::serde_rfc3339")]
     pub next_attempt_at: Timestamp,
+    #[serde(with = "crate::time::serde_rfc3339")]
     pub created_at: Timestamp,
+    #[serde(with = "crate::time::serde_rfc3339::option")]
     pub delivered_at: Option<Timestamp>,
 }
 
@@ -284,7 +288,7 @@ impl WebhookService {
             "delivery_id": delivery_id,
             "job_id": job.id,
             "user_id": job.request.user_id(),
-            "created_at": now,
+            "created_at": crate::time::rfc3339(now),
             "result": result,
         })
         .to_string())

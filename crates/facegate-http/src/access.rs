@@ -160,7 +160,7 @@ async fn resolve(state: &AppState, headers: &HeaderMap) -> Result<Option<Princip
     }
     match bearer(headers)? {
         // The recognition backend's clients send their API key as a bearer token.
-        Some(key) if facegate_core::accounts::is_api_key(key) => {
+        Some(key) if state.accounts.is_api_key(key) => {
             Ok(Some(state.accounts.authenticate_key(key).await?))
         }
         Some(token) => Ok(Some(state.accounts.authenticate_token(token).await?)),

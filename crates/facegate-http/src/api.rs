@@ -11,7 +11,7 @@ use crate::routes::{
     transactions, webhooks,
 };
 use crate::state::AppState;
-use crate::{HttpConfig, stats};
+use crate::{Compat, HttpConfig, stats};
 
 type Route = MethodRouter<AppState>;
 
@@ -233,8 +233,6 @@ pub(crate) fn admin_only(state: &AppState, route: Route) -> Route {
     ))
 }
 
-/// Every `/api/v1` route: credentials resolved (and changes audited) once, request
-/// statistics recorded, then each route's gate.
 /// FacePass's paths of the health probe and the metrics, beside `/health` and `/metrics`.
 fn facepass_probes(g: &Gates) -> Router<AppState> {
     Router::new()
@@ -273,10 +271,10 @@ fn gateway(g: &Gates) -> Router<AppState> {
 /// The `/api/v1` routes.
 pub(crate) fn routes(state: &AppState, config: &HttpConfig) -> Router<AppState> {
     let g = Gates { state, config };
-    let routes = faces(&g)
-        .merge(accounts(&g))
-        .merge(administration(&g))
-        .merge(facepass_probes(&g));
+    let mut routes = faces(&g).merge(accounts(&g)).merge(administration(&g));
+    if config.compat.contains(&Compat::Facepass) {
+        routes = routes.merge(facepass_probes(&g));
+    }
     authenticated(state, routes)
 }
 

@@ -57,6 +57,20 @@ pub struct HttpConfig {
     /// behind a proxy that writes it).
     pub trust_forwarded_for: bool,
     pub rate_limits: RateLimits,
+    /// Other systems' paths served beside the native API, onto the same handlers and
+    /// gates (README, "Coming from ..."). None collides with a native path; leave out the
+    /// ones no client of yours calls.
+    pub compat: Vec<Compat>,
+}
+
+/// A system whose documented paths facegate also answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Compat {
+    /// FacePass's `/api/v1/health` and `/api/v1/metrics`.
+    Facepass,
+    /// The gateway system's `/api/<service>/.../` paths.
+    Gateway,
 }
 
 impl Default for HttpConfig {
@@ -72,6 +86,7 @@ impl Default for HttpConfig {
             public_search: false,
             trust_forwarded_for: false,
             rate_limits: RateLimits::default(),
+            compat: vec![Compat::Facepass, Compat::Gateway],
         }
     }
 }
@@ -145,9 +160,11 @@ pub fn router(state: AppState, config: &HttpConfig) -> Router {
             HeaderName::from_static("x-api-key"),
         ])
         .max_age(Duration::from_mins(10));
-    Router::new()
-        .nest("/api/v1", api)
-        .nest("/api", api::gateway_routes(&state, config))
+    let mut router = Router::new().nest("/api/v1", api);
+    if config.compat.contains(&Compat::Gateway) {
+        router = router.nest("/api", api::gateway_routes(&state, config));
+    }
+    router
         .route("/health", get(health::health))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))

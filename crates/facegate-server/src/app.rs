@@ -163,7 +163,8 @@ fn accounts(
             min_password_len: auth.min_password_length,
         },
     )
-    .reserving(&auth.admin_username))
+    .reserving(&auth.admin_username)
+    .with_static_keys(&auth.static_api_keys, &auth.static_api_key_scopes))
 }
 
 /// The adapters every use-case shares.

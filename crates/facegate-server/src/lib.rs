@@ -2,6 +2,7 @@
 //! the integration tests.
 
 pub mod app;
+pub mod carried_env;
 pub mod cli;
 pub mod deliveries;
 pub mod evaluation;

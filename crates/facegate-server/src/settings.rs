@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use facegate_cache::RedisOptions;
 use facegate_core::Policy;
+use facegate_core::account::Scope;
 use facegate_http::HttpConfig;
 use facegate_queue::KafkaSettings;
 use facegate_vision::VisionConfig;
@@ -268,6 +269,8 @@ fn read_secret(
 
 /// What `config print` shows instead of a secret.
 const REDACTED: &str = "<redacted>";
+/// Shortest key `auth.static_api_keys` accepts.
+const MIN_STATIC_KEY_CHARS: usize = 16;
 
 /// Accounts and tokens.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -288,6 +291,12 @@ pub struct AuthSettings {
     pub admin_username: String,
     pub admin_password: Option<String>,
     pub admin_password_file: Option<PathBuf>,
+    /// API keys given here rather than made through the API (`API_KEYS` of a carried
+    /// `.env`): checked in memory and never stored, so a key taken out of this list stops
+    /// working at the next start. At least 16 characters each.
+    pub static_api_keys: Vec<String>,
+    /// The scopes of every key of `static_api_keys`.
+    pub static_api_key_scopes: Vec<Scope>,
 }
 
 impl Default for AuthSettings {
@@ -303,6 +312,8 @@ impl Default for AuthSettings {
             admin_username: "admin".to_owned(),
             admin_password: None,
             admin_password_file: None,
+            static_api_keys: Vec::new(),
+            static_api_key_scopes: vec![Scope::Index, Scope::Search, Scope::Verify],
         }
     }
 }
@@ -583,7 +594,9 @@ impl Settings {
             );
             figment = figment.merge(Toml::file(path));
         }
+        let carried = crate::carried_env::settings(&|name| std::env::var(name).ok())?;
         let settings: Settings = figment
+            .merge(Serialized::defaults(carried))
             .merge(Env::prefixed("FACEGATE__").split("__"))
             .extract()
             .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
@@ -664,6 +677,14 @@ impl Settings {
              in -1..1"
         );
         // Secrets files must be readable now rather than at first use.
+        anyhow::ensure!(
+            a.static_api_keys
+                .iter()
+                .all(|k| k.chars().count() >= MIN_STATIC_KEY_CHARS)
+                && !a.static_api_key_scopes.is_empty(),
+            "auth.static_api_keys (API_KEYS) must be at least {MIN_STATIC_KEY_CHARS} characters each, \
+             auth.static_api_key_scopes not empty"
+        );
         a.jwt_secret()?;
         a.admin_api_key()?;
         a.admin_password()?;
@@ -753,6 +774,9 @@ impl Settings {
         hide(&mut s.security.encryption_key);
         hide(&mut s.database.url);
         hide(&mut s.cache.redis_url);
+        for key in &mut s.auth.static_api_keys {
+            REDACTED.clone_into(key);
+        }
         for (name, value) in &mut s.storage.object_store_options {
             if name.contains("secret") || name.contains("token") || name.contains("key") {
                 REDACTED.clone_into(value);

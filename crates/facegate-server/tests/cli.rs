@@ -216,3 +216,146 @@ fn migrate_applies_lists_and_reverts_the_schema() {
     assert!(migrate(&["up"]).iter().all(|a| *a));
     assert!(dir.path().join("facegate.sqlite3").exists());
 }
+
+#[test]
+fn config_print_names_the_carried_environment() {
+    let out = Command::new(env!("CARGO_BIN_EXE_facegate"))
+        .args(["config", "print"])
+        .current_dir(repo_root())
+        .env("API_KEYS", "facepass-key-0123456789,second-key-0123456789")
+        .env(
+            "DATABASE_URL",
+            "postgresql+asyncpg://u:secret@db:5432/faces",
+        )
+        .env("S3_BUCKET_NAME", "faces")
+        .env("FACEGATE__POLICY__MAX_RESULTS", "7")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for line in [
+        "# API_KEYS -> auth.static_api_keys",
+        "# DATABASE_URL -> database.url",
+        "# S3_BUCKET_NAME -> storage.object_store_url",
+        "object_store_url = \"s3://faces\"",
+        "max_results = 7",
+    ] {
+        assert!(text.contains(line), "{line:?} missing from:\n{text}");
+    }
+    // Secrets are shown redacted, never as given.
+    assert!(
+        !text.contains("secret@db") && !text.contains("facepass-key"),
+        "{text}"
+    );
+    assert!(
+        text.contains("static_api_keys = [\n    \"<redacted>\",\n    \"<redacted>\",\n]"),
+        "{text}"
+    );
+
+    let short = Command::new(env!("CARGO_BIN_EXE_facegate"))
+        .args(["config", "print"])
+        .current_dir(repo_root())
+        .env("API_KEYS", "key1,key2")
+        .output()
+        .unwrap();
+    assert!(!short.status.success());
+    let stderr = String::from_utf8_lossy(&short.stderr);
+    assert!(stderr.contains("at least 16 characters"), "{stderr}");
+}
+
+#[test]
+fn eval_reads_the_genuine_impostor_liveness_layout_and_sweeps_thresholds() {
+    let (Some(_), Some(data)) = (models_dir(), datasets_dir()) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("test_data");
+    let link = |from: &Path, to: &str| {
+        let to = root.join(to);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(from, to).unwrap();
+    };
+    let lfw = data.join("lfw");
+    // The person's n-th photo in name order (LFW's numbers have gaps).
+    let photo = |person: &str, n: usize| {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(lfw.join(person))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        files.swap_remove(n)
+    };
+    let people = [
+        "Aaron_Peirsol",
+        "Alan_Greenspan",
+        "Abdullah_Gul",
+        "Adam_Sandler",
+    ];
+    for person in people {
+        link(&photo(person, 0), &format!("genuine/{person}/1.jpg"));
+        link(&photo(person, 1), &format!("genuine/{person}/2.jpg"));
+    }
+    for (i, pair) in people.windows(2).enumerate() {
+        link(&photo(pair[0], 0), &format!("impostor/p{i}/a.jpg"));
+        link(&photo(pair[1], 1), &format!("impostor/p{i}/b.jpg"));
+    }
+    let pad = data.join("pad/nuaa-train-sample");
+    let labels = std::fs::read_to_string(pad.join("labels.csv")).unwrap();
+    for label in ["live", "spoof"] {
+        for file in labels
+            .lines()
+            .filter(|l| l.split(',').nth(1) == Some(label))
+            .take(3)
+            .map(|l| l.split(',').next().unwrap())
+        {
+            let name = Path::new(file).file_name().unwrap().to_str().unwrap();
+            link(&pad.join(file), &format!("liveness/{label}/{name}"));
+        }
+    }
+    let results = dir.path().join("results");
+    let out = facegate(&[
+        "eval",
+        "--data-dir",
+        root.to_str().unwrap(),
+        "--output",
+        results.to_str().unwrap(),
+        "--threshold-range",
+        "0.1,0.9",
+        "--num-points",
+        "5",
+        "--generate-plots",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = json(&std::fs::read(results.join("eval-insightface.json")).unwrap());
+    assert_eq!(
+        (&report["num_pairs"], &report["num_same_pairs"]),
+        (&7.into(), &4.into()),
+        "{report}"
+    );
+    let sweep = report["threshold_sweep"].as_array().unwrap();
+    assert_eq!(sweep.len(), 5, "{report}");
+    assert!((sweep[4]["threshold"].as_f64().unwrap() - 0.9).abs() < 1e-6);
+    // At 0.1 every same-person pair of these clear photos is accepted.
+    assert_eq!(sweep[0]["tar"], 1.0, "{report}");
+    let pad = json(&std::fs::read(results.join("eval-pad-insightface-liveness.json")).unwrap());
+    assert_eq!(
+        (&pad["metrics"]["live"], &pad["metrics"]["spoof"]),
+        (&3.into(), &3.into()),
+        "{pad}"
+    );
+    assert_eq!(pad["threshold_sweep"].as_array().unwrap().len(), 5, "{pad}");
+    assert!(results.join("roc-insightface.png").exists());
+    assert!(
+        stdout.contains("APCER") && stdout.contains("threshold"),
+        "{stdout}"
+    );
+}

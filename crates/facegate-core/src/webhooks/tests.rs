@@ -469,7 +469,7 @@ fn a_finished_job_queues_one_delivery_per_interested_hook_once() {
     assert_eq!(payload["delivery_id"], delivery.id.as_str());
     assert_eq!(payload["job_id"], "j1");
     assert_eq!(payload["user_id"], "u1");
-    assert_eq!(payload["created_at"], 1_000_000);
+    assert_eq!(payload["created_at"], "1970-01-01T00:16:40.000Z");
     assert_eq!(payload["result"]["type"], "verification");
     assert_eq!(payload["result"]["status"], "verified");
 

@@ -15,6 +15,7 @@ use crate::error::ApiError;
 use crate::json::JsonBody;
 use crate::state::AppState;
 use crate::upload::Upload;
+use facegate_core::time::rfc3339;
 
 /// A new account.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -65,8 +66,8 @@ pub fn user_json(user: &User) -> Value {
         "username": user.username,
         "role": user.role,
         "verified": user.verified,
-        "verified_at": user.verified_at,
-        "created_at": user.created_at,
+        "verified_at": user.verified_at.map(rfc3339),
+        "created_at": rfc3339(user.created_at),
     })
 }
 
@@ -195,8 +196,8 @@ fn job_json(job: &Job) -> Value {
         "state": job.state,
         "attempts": job.attempts,
         "result": job.result,
-        "created_at": job.created_at,
-        "updated_at": job.updated_at,
+        "created_at": rfc3339(job.created_at),
+        "updated_at": rfc3339(job.updated_at),
     })
 }
 

@@ -15,6 +15,7 @@ use crate::error::ApiError;
 use crate::json::JsonBody;
 use crate::state::AppState;
 use crate::upload::Upload;
+use facegate_core::time::rfc3339;
 
 /// Default number of photos a search returns.
 const DEFAULT_SEARCH_LIMIT: usize = 50;
@@ -96,7 +97,7 @@ pub async fn index(
         "face_count": faces.len(),
         "faces": faces,
         "created": outcome.created,
-        "indexed_at": outcome.photo.indexed_at,
+        "indexed_at": rfc3339(outcome.photo.indexed_at),
     });
     facepass::index(&mut body, &outcome.photo.faces);
     Ok((status, Json(body)))

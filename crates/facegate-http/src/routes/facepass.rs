@@ -3,9 +3,9 @@
 //! are not disturbed. FacePass's requests are facegate's already (`POST /index`,
 //! `/index/batch` with `s3_key`, `/search`, `GET /search/status/{id}`).
 
-use chrono::{DateTime, SecondsFormat};
 use facegate_core::model::{IndexedFace, SessionStatus};
 use facegate_core::service::{BatchItem, Search};
+use facegate_core::time::rfc3339;
 use serde_json::{Value, json};
 
 /// An index answer's `indexed`, `faces_detected` and `confidence` (the best face's
@@ -37,16 +37,11 @@ pub fn search(search: &Search) -> Value {
     body
 }
 
-/// A session status with `indexed`, `photo_count` and `last_indexed` (RFC 3339) too.
+/// A session status with `indexed`, `photo_count` and `last_indexed` too.
 pub fn status(status: &SessionStatus) -> Value {
     let mut body = json!(status);
     body["indexed"] = json!(status.indexed_photos > 0);
     body["photo_count"] = json!(status.indexed_photos);
-    body["last_indexed"] = json!(
-        status
-            .last_indexed_at
-            .and_then(DateTime::from_timestamp_millis)
-            .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true))
-    );
+    body["last_indexed"] = json!(status.last_indexed_at.map(rfc3339));
     body
 }

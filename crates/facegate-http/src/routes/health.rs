@@ -8,10 +8,14 @@ use serde_json::json;
 
 use crate::state::AppState;
 
-/// The process is up.
+/// The process is up: `{"status": "healthy", "timestamp", "version"}`.
 #[utoipa::path(get, path = "/health", tag = "health", responses((status = 200, description = "The service is up")))]
 pub async fn health() -> Json<serde_json::Value> {
-    Json(json!({"status": "ok"}))
+    Json(json!({
+        "status": "healthy",
+        "timestamp": facegate_core::time::rfc3339(chrono::Utc::now().timestamp_millis()),
+        "version": env!("CARGO_PKG_VERSION"),
+    }))
 }
 
 /// The process answers (for liveness probes).

@@ -11,18 +11,19 @@ use crate::access::{Caller, ClientAddr};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::upload::Upload;
+use facegate_core::time::rfc3339;
 
 fn session_json(session: &LivenessSession) -> Value {
     let result = session.result.as_ref();
     json!({
         "session_id": session.id,
         "challenge": session.challenge,
-        "expires_at": session.expires_at,
+        "expires_at": rfc3339(session.expires_at),
         "status": result.map_or(json!("pending"), |r| json!(r.verdict)),
         "reasons": result.map(|r| &r.reasons),
         "score": result.and_then(|r| r.score),
-        "answered_at": session.used_at,
-        "spent_at": session.spent_at,
+        "answered_at": session.used_at.map(rfc3339),
+        "spent_at": session.spent_at.map(rfc3339),
     })
 }
 
@@ -44,7 +45,7 @@ pub async fn create(
             "session_id": drawn.id,
             "nonce": drawn.nonce,
             "challenge": drawn.challenge,
-            "expires_at": drawn.expires_at,
+            "expires_at": rfc3339(drawn.expires_at),
             "frames_url": format!("/api/v1/liveness/sessions/{}/frames", drawn.id),
         })),
     ))

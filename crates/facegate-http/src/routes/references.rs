@@ -12,6 +12,7 @@ use super::first_image;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::upload::Upload;
+use facegate_core::time::rfc3339;
 
 /// Default number of candidates `identify` returns.
 const DEFAULT_IDENTIFY_LIMIT: usize = 5;
@@ -53,7 +54,7 @@ fn reference_json(r: &Reference) -> Value {
         "face": r.face,
         "quality": r.quality,
         "model": r.embedding.model(),
-        "created_at": r.created_at,
+        "created_at": rfc3339(r.created_at),
     })
 }
 

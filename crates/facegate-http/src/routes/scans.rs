@@ -12,6 +12,7 @@ use crate::access::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::upload::Upload;
+use facegate_core::time::rfc3339;
 
 /// Default length of the leaderboard.
 const DEFAULT_LEADERBOARD: usize = 10;
@@ -28,8 +29,8 @@ fn scan_json(scan: &Scan) -> Value {
         "state": scan.state,
         "score": scan.result.as_ref().and_then(|r| r.symmetry).map(|s| s.score),
         "result": scan.result,
-        "created_at": scan.created_at,
-        "completed_at": scan.completed_at,
+        "created_at": rfc3339(scan.created_at),
+        "completed_at": scan.completed_at.map(rfc3339),
     })
 }
 

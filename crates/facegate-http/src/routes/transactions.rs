@@ -56,9 +56,7 @@ fn timestamp(name: &str, value: &serde_json::Value) -> Result<i64, ApiError> {
     };
     match value {
         serde_json::Value::Number(n) => n.as_i64().ok_or_else(invalid),
-        serde_json::Value::String(s) => chrono::DateTime::parse_from_rfc3339(s)
-            .map(|t| t.timestamp_millis())
-            .map_err(|_| invalid()),
+        serde_json::Value::String(s) => facegate_core::time::parse(s).ok_or_else(invalid),
         _ => Err(invalid()),
     }
 }

@@ -14,6 +14,7 @@ use crate::access::Caller;
 use crate::error::ApiError;
 use crate::json::JsonBody;
 use crate::state::AppState;
+use facegate_core::time::rfc3339;
 
 /// Deliveries shown by default, and at most.
 const DEFAULT_DELIVERIES: usize = 100;
@@ -60,9 +61,9 @@ fn delivery_json(delivery: &Delivery) -> Value {
         "attempts": delivery.attempts,
         "last_status": delivery.last_status,
         "last_error": delivery.last_error,
-        "next_attempt_at": delivery.next_attempt_at,
-        "created_at": delivery.created_at,
-        "delivered_at": delivery.delivered_at,
+        "next_attempt_at": rfc3339(delivery.next_attempt_at),
+        "created_at": rfc3339(delivery.created_at),
+        "delivered_at": delivery.delivered_at.map(rfc3339),
         "payload": payload,
     })
 }

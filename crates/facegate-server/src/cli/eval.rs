@@ -8,26 +8,81 @@ use facegate_core::{Embedding, similarity};
 use facegate_vision::{Engine, Pipeline, VisionError};
 use image::RgbImage;
 
-use crate::cli::on_each_image;
-use crate::evaluation::{
-    EvalReport, RunInfo, ScoredPairs, labels_and_folds, read_pairs, write_roc_png,
-};
+use crate::cli::{eval_pad, on_each_image, write_report};
+use crate::evaluation::folders::read_folders;
+use crate::evaluation::metrics::{SweepPoint, sweep};
+use crate::evaluation::pad::Sample;
+use crate::evaluation::pairs::Pair;
+use crate::evaluation::report::sweep_table;
+use crate::evaluation::{EvalReport, RunInfo, ScoredPairs, labels_and_folds, read_pairs};
 use crate::settings::Settings;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Pair list: `file_x,file_y,Decision[,fold]` (e.g. ../shared/datasets/lfw/pairs.csv).
+    #[arg(
+        long,
+        required_unless_present = "data_dir",
+        conflicts_with = "data_dir"
+    )]
+    pub pairs: Option<PathBuf>,
+    /// A folder laid out as `genuine/` (pairs of one person), `impostor/` (pairs of
+    /// different people) and optionally `liveness/live/` and `liveness/spoof/`, which are
+    /// then rated as `eval-pad` does (docs/ACCURACY.md).
     #[arg(long)]
-    pub pairs: PathBuf,
+    pub data_dir: Option<PathBuf>,
     /// Folder the pair paths are relative to (default: the pair list's folder).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "data_dir")]
     pub images: Option<PathBuf>,
     /// Folder for the JSON report and the ROC curve.
-    #[arg(long, default_value = "reports")]
+    #[arg(long, visible_alias = "output", default_value = "reports")]
     pub out: PathBuf,
     /// Name of this run, used in the output file names (default: the pack's name).
     #[arg(long)]
     pub name: Option<String>,
+    #[command(flatten)]
+    pub sweep: SweepArgs,
+    /// The ROC plots are always written; accepted so that the recognition backend's
+    /// evaluation command line runs as written.
+    #[arg(long = "generate-plots")]
+    _generate_plots: bool,
+}
+
+/// `--threshold-range A,B --num-points N`: the rates at N thresholds from A to B.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SweepArgs {
+    /// Also report the rates at evenly spread thresholds from A to B (e.g. `0.1,0.9`).
+    #[arg(long, value_name = "A,B", value_parser = threshold_range)]
+    pub threshold_range: Option<ThresholdRange>,
+    /// How many thresholds `--threshold-range` rates, both ends included.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u16).range(2..=1000))]
+    pub num_points: u16,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ThresholdRange {
+    pub from: f32,
+    pub to: f32,
+}
+
+fn threshold_range(text: &str) -> Result<ThresholdRange, String> {
+    let parsed = text
+        .split_once(',')
+        .and_then(|(a, b)| Some((a.trim().parse().ok()?, b.trim().parse().ok()?)));
+    match parsed {
+        Some((from, to)) if from < to => Ok(ThresholdRange { from, to }),
+        _ => Err(format!(
+            "{text:?} is not a range A,B of two numbers with A < B"
+        )),
+    }
+}
+
+impl SweepArgs {
+    /// The rates at each threshold of the range, when one was given.
+    pub fn rates(&self, scores: &[f32], labels: &[bool]) -> Option<Vec<SweepPoint>> {
+        self.threshold_range
+            .map(|r| sweep(scores, labels, r.from, r.to, usize::from(self.num_points)))
+    }
 }
 
 /// The main face's embedding of one image, and the time its embedding took.
@@ -95,14 +150,48 @@ fn embed_images<'a>(
     })
 }
 
+/// What a run rates: labelled pairs, liveness samples (from a data folder), the folder
+/// their paths are relative to, and where they were read.
+struct Inputs {
+    pairs: Vec<Pair>,
+    liveness: Vec<Sample>,
+    root: PathBuf,
+    source: PathBuf,
+}
+
+fn inputs(args: &Args) -> anyhow::Result<Inputs> {
+    Ok(match (&args.pairs, &args.data_dir) {
+        (Some(list), _) => Inputs {
+            pairs: read_pairs(list)?,
+            liveness: Vec::new(),
+            root: args
+                .images
+                .clone()
+                .or_else(|| list.parent().map(Path::to_path_buf))
+                .unwrap_or_default(),
+            source: list.clone(),
+        },
+        (None, Some(dir)) => {
+            let set = read_folders(dir)?;
+            Inputs {
+                pairs: set.pairs,
+                liveness: set.liveness,
+                root: dir.clone(),
+                source: dir.clone(),
+            }
+        }
+        (None, None) => anyhow::bail!("give --pairs or --data-dir"),
+    })
+}
+
 pub fn run(settings: &Settings, args: &Args) -> anyhow::Result<()> {
     let started = Instant::now();
-    let pairs = read_pairs(&args.pairs)?;
-    let root = args
-        .images
-        .clone()
-        .or_else(|| args.pairs.parent().map(Path::to_path_buf))
-        .unwrap_or_default();
+    let Inputs {
+        pairs,
+        liveness,
+        root,
+        source,
+    } = inputs(args)?;
     let names: Vec<&str> = {
         let mut set: Vec<&str> = pairs
             .iter()
@@ -136,7 +225,7 @@ pub fn run(settings: &Settings, args: &Args) -> anyhow::Result<()> {
     let v = &settings.vision;
     let run = RunInfo {
         dataset: root.display().to_string(),
-        pairs_path: args.pairs.display().to_string(),
+        pairs_path: source.display().to_string(),
         num_images: names.len(),
         no_face,
         config: serde_json::json!({
@@ -153,7 +242,7 @@ pub fn run(settings: &Settings, args: &Args) -> anyhow::Result<()> {
         embed_ms_per_face: embed_ms.iter().sum::<f64>() / embed_ms.len().max(1) as f64,
         elapsed_s: started.elapsed().as_secs_f64(),
     };
-    let report = EvalReport::from_scores(
+    let mut report = EvalReport::from_scores(
         run,
         ScoredPairs {
             scores: &scores,
@@ -161,20 +250,33 @@ pub fn run(settings: &Settings, args: &Args) -> anyhow::Result<()> {
             folds: &folds,
         },
     )?;
-    std::fs::create_dir_all(&args.out)?;
+    report.threshold_sweep = args.sweep.rates(&scores, &labels);
     let name = args
         .name
         .clone()
         .unwrap_or_else(|| v.pack.as_str().to_owned());
-    let json_path = args.out.join(format!("eval-{name}.json"));
-    let png_path = args.out.join(format!("roc-{name}.png"));
-    std::fs::write(&json_path, serde_json::to_string_pretty(&report)?)?;
-    write_roc_png(&report.roc, &format!("ROC: {name}"), &png_path)?;
-    println!("{}", report.summary());
-    println!(
-        "report: {}\nROC curve: {}",
-        json_path.display(),
-        png_path.display()
-    );
+    let mut summary = format!("{}\n", report.summary());
+    if let Some(points) = &report.threshold_sweep {
+        summary.push_str(&sweep_table(points, "TAR", "FAR"));
+    }
+    let roc = &report.roc;
+    write_report(
+        &args.out,
+        &name,
+        &report,
+        roc,
+        &format!("ROC: {name}"),
+        summary,
+    )?;
+    if !liveness.is_empty() {
+        let pad = eval_pad::Run {
+            labels: root.join("liveness"),
+            root,
+            out: args.out.clone(),
+            name: format!("{name}-liveness"),
+            sweep: args.sweep.clone(),
+        };
+        eval_pad::evaluate(settings, &engine, &liveness, &pad)?;
+    }
     Ok(())
 }

@@ -8,9 +8,11 @@ use facegate_vision::{Engine, Pipeline, VisionError};
 use image::RgbImage;
 use serde::Serialize;
 
-use crate::cli::on_each_image;
+use crate::cli::eval::SweepArgs;
+use crate::cli::{on_each_image, write_report};
+use crate::evaluation::metrics::SweepPoint;
 use crate::evaluation::pad::{PadMetrics, Sample, pad_metrics, read_labels};
-use crate::evaluation::write_roc_png;
+use crate::evaluation::report::sweep_table;
 use crate::settings::Settings;
 
 #[derive(Debug, clap::Args)]
@@ -28,6 +30,20 @@ pub struct Args {
     /// Name of this run, used in the output file names.
     #[arg(long, default_value = "pad")]
     pub name: String,
+    #[command(flatten)]
+    pub sweep: SweepArgs,
+}
+
+/// Where one evaluation reads and writes.
+#[derive(Debug)]
+pub struct Run {
+    /// Where the labels came from, for the report.
+    pub labels: PathBuf,
+    /// Folder the sample paths are relative to.
+    pub root: PathBuf,
+    pub out: PathBuf,
+    pub name: String,
+    pub sweep: SweepArgs,
 }
 
 /// What became of one image: its live probability, or why it has none.
@@ -71,6 +87,9 @@ struct PadReport {
     /// Every image's live probability (`null`: unscored), in the label list's order.
     scores: Vec<Option<f32>>,
     metrics: PadMetrics,
+    /// The rates at each threshold of `--threshold-range` (TAR: live accepted, FAR: APCER).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    threshold_sweep: Option<Vec<SweepPoint>>,
     elapsed_s: f64,
 }
 
@@ -112,7 +131,6 @@ fn score_all(engine: &Engine, root: &Path, samples: &[Sample]) -> anyhow::Result
 }
 
 pub fn run(settings: &Settings, args: &Args) -> anyhow::Result<()> {
-    let started = Instant::now();
     let samples = read_labels(&args.labels)?;
     let root = args
         .images
@@ -120,16 +138,39 @@ pub fn run(settings: &Settings, args: &Args) -> anyhow::Result<()> {
         .or_else(|| args.labels.parent().map(Path::to_path_buf))
         .unwrap_or_default();
     let engine = Engine::start(&settings.vision)?;
+    let run = Run {
+        labels: args.labels.clone(),
+        root,
+        out: args.out.clone(),
+        name: args.name.clone(),
+        sweep: args.sweep.clone(),
+    };
+    evaluate(settings, &engine, &samples, &run)
+}
+
+/// Scores `samples`, writes the JSON report and the ROC plot, and prints the summary.
+pub fn evaluate(
+    settings: &Settings,
+    engine: &Engine,
+    samples: &[Sample],
+    run: &Run,
+) -> anyhow::Result<()> {
+    let started = Instant::now();
     let Scored {
         scores,
         unscored,
         times,
-    } = score_all(&engine, &root, &samples)?;
+    } = score_all(engine, &run.root, samples)?;
     let threshold = settings.liveness_threshold(None);
-    let metrics = pad_metrics(&samples, &scores, threshold);
+    let metrics = pad_metrics(samples, &scores, threshold);
+    let (scored, live): (Vec<f32>, Vec<bool>) = scores
+        .iter()
+        .zip(samples)
+        .filter_map(|(score, sample)| Some(((*score)?, sample.live)))
+        .unzip();
     let v = &settings.vision;
     let report = PadReport {
-        labels: args.labels.display().to_string(),
+        labels: run.labels.display().to_string(),
         config: serde_json::json!({
             "pack": v.pack,
             "main_face": v.main_face,
@@ -142,21 +183,16 @@ pub fn run(settings: &Settings, args: &Args) -> anyhow::Result<()> {
         unscored,
         scores,
         metrics,
+        threshold_sweep: run.sweep.rates(&scored, &live),
         elapsed_s: started.elapsed().as_secs_f64(),
     };
-    std::fs::create_dir_all(&args.out)?;
-    let json_path = args.out.join(format!("eval-pad-{}.json", args.name));
-    let png_path = args.out.join(format!("roc-pad-{}.png", args.name));
-    std::fs::write(&json_path, serde_json::to_string_pretty(&report)?)?;
-    let title = format!("PAD ROC: {} (FAR = APCER, TAR = 1 - BPCER)", args.name);
-    write_roc_png(&report.metrics.roc, &title, &png_path)?;
-    println!("{}", summary(&report));
-    println!(
-        "report: {}\nROC curve: {}",
-        json_path.display(),
-        png_path.display()
-    );
-    Ok(())
+    let mut text = format!("{}\n", summary(&report));
+    if let Some(points) = &report.threshold_sweep {
+        text.push_str(&sweep_table(points, "1-BPCER", "APCER"));
+    }
+    let title = format!("PAD ROC: {} (FAR = APCER, TAR = 1 - BPCER)", run.name);
+    let stem = format!("pad-{}", run.name);
+    write_report(&run.out, &stem, &report, &report.metrics.roc, &title, text)
 }
 
 fn summary(r: &PadReport) -> String {

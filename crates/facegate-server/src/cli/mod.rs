@@ -12,6 +12,7 @@ pub mod recall;
 pub mod serve;
 pub mod verify;
 
+use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
@@ -22,6 +23,8 @@ use image::RgbImage;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
+use crate::evaluation::metrics::RocPoint;
+use crate::evaluation::write_roc_png;
 use crate::settings::Settings;
 
 /// Prints a value as pretty JSON on stdout. A reader that stops early (`| head`) is no
@@ -31,6 +34,40 @@ pub fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
     let written = serde_json::to_writer_pretty(&mut out, value)
         .map_err(std::io::Error::from)
         .and_then(|()| writeln!(out));
+    unless_closed(written)
+}
+
+/// Writes `report` as `eval-{stem}.json` and its ROC curve as `roc-{stem}.png` under
+/// `out`, then prints `summary` and where both went.
+pub fn write_report<T: Serialize>(
+    out: &Path,
+    stem: &str,
+    report: &T,
+    roc: &[RocPoint],
+    title: &str,
+    mut summary: String,
+) -> anyhow::Result<()> {
+    std::fs::create_dir_all(out)?;
+    let json_path = out.join(format!("eval-{stem}.json"));
+    let png_path = out.join(format!("roc-{stem}.png"));
+    std::fs::write(&json_path, serde_json::to_string_pretty(report)?)?;
+    write_roc_png(roc, title, &png_path)?;
+    let _ = writeln!(
+        summary,
+        "report: {}\nROC curve: {}",
+        json_path.display(),
+        png_path.display()
+    );
+    print_text(&summary)
+}
+
+/// Prints text on stdout, a reader that stops early being no error.
+pub fn print_text(text: &str) -> anyhow::Result<()> {
+    unless_closed(std::io::stdout().lock().write_all(text.as_bytes()))
+}
+
+/// A write's outcome, where a closed stdout is no error.
+fn unless_closed(written: std::io::Result<()>) -> anyhow::Result<()> {
     match written {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => Ok(other?),
@@ -103,7 +140,13 @@ where
     Ok(outcomes)
 }
 
+/// The effective settings as TOML, secrets redacted, after a comment naming each
+/// variable carried over from another system's `.env` and what it set.
 pub fn print_config(settings: &Settings) -> anyhow::Result<()> {
-    print!("{}", toml::to_string_pretty(&settings.redacted())?);
-    Ok(())
+    let mut text = String::new();
+    for c in crate::carried_env::present(&|name| std::env::var(name).ok()) {
+        let _ = writeln!(text, "# {} -> {}", c.name, c.settings);
+    }
+    text.push_str(&toml::to_string_pretty(&settings.redacted())?);
+    print_text(&text)
 }

@@ -252,6 +252,57 @@ fn midpoint(hi: f32, lo: f32) -> f32 {
     }
 }
 
+/// The rates at one threshold of a [`sweep`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct SweepPoint {
+    pub threshold: f32,
+    /// Share of positive pairs (same person; live images) accepted.
+    pub tar: f64,
+    /// Share of negative pairs (different people; spoofs) accepted.
+    pub far: f64,
+    /// Share of all decided correctly.
+    pub accuracy: f64,
+}
+
+/// The rates at `points` thresholds evenly spread from `from` to `to`, both included.
+pub fn sweep(
+    scores: &[f32],
+    labels: &[bool],
+    from: f32,
+    to: f32,
+    points: usize,
+) -> Vec<SweepPoint> {
+    assert_eq!(scores.len(), labels.len(), "one label per score");
+    let n_pos = labels.iter().filter(|&&l| l).count();
+    let n_neg = labels.len() - n_pos;
+    let step = if points > 1 {
+        (to - from) / (points - 1) as f32
+    } else {
+        0.0
+    };
+    (0..points)
+        .map(|i| {
+            let threshold = from + step * i as f32;
+            let (mut tp, mut fp) = (0, 0);
+            for (&score, &positive) in scores.iter().zip(labels) {
+                if score >= threshold {
+                    if positive {
+                        tp += 1;
+                    } else {
+                        fp += 1;
+                    }
+                }
+            }
+            SweepPoint {
+                threshold,
+                tar: ratio(tp, n_pos),
+                far: ratio(fp, n_neg),
+                accuracy: ratio(tp + n_neg - fp, labels.len()),
+            }
+        })
+        .collect()
+}
+
 fn ratio(numerator: usize, denominator: usize) -> f64 {
     if denominator == 0 {
         0.0
@@ -559,6 +610,28 @@ mod tests {
         assert_eq!(
             midpoint(1.0, f32::NEG_INFINITY).to_bits(),
             f32::MIN.to_bits()
+        );
+    }
+
+    #[test]
+    fn a_sweep_rates_each_threshold_of_the_range() {
+        let scores = [0.9, 0.6, 0.4, 0.2];
+        let labels = [true, true, false, false];
+        let points = sweep(&scores, &labels, 0.1, 0.7, 4);
+        let thresholds: Vec<f32> = points.iter().map(|p| p.threshold).collect();
+        assert_eq!(thresholds.len(), 4);
+        assert!((thresholds[3] - 0.7).abs() < 1e-6, "{thresholds:?}");
+        // 0.1 accepts all; 0.3 rejects 0.2; 0.5 rejects both negatives; 0.7 rejects 0.6.
+        let rates: Vec<(f64, f64, f64)> =
+            points.iter().map(|p| (p.tar, p.far, p.accuracy)).collect();
+        assert_eq!(
+            rates,
+            [
+                (1.0, 1.0, 0.5),
+                (1.0, 0.5, 0.75),
+                (1.0, 0.0, 1.0),
+                (0.5, 0.0, 0.75)
+            ]
         );
     }
 }

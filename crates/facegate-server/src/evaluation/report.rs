@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use anyhow::ensure;
 use serde::Serialize;
 
-use super::metrics::{self, RocPoint, TarAtFar};
+use super::metrics::{self, RocPoint, SweepPoint, TarAtFar};
 
 /// FAR targets reported, in the order of [`EvalReport::tar_at_far`].
 pub const FAR_TARGETS: [f64; 3] = [1e-2, 1e-3, 1e-4];
@@ -68,6 +68,9 @@ pub struct EvalReport {
     pub config: serde_json::Value,
     pub embed_ms_per_face: f64,
     pub elapsed_s: f64,
+    /// The rates at each threshold of `--threshold-range`, when asked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threshold_sweep: Option<Vec<SweepPoint>>,
     /// The full ROC curve, for [`super::write_roc_png`]; left out of the JSON (thousands of
     /// points).
     #[serde(skip)]
@@ -135,6 +138,7 @@ impl EvalReport {
             config: run.config,
             embed_ms_per_face: run.embed_ms_per_face,
             elapsed_s: run.elapsed_s,
+            threshold_sweep: None,
             roc,
         })
     }
@@ -214,6 +218,26 @@ impl EvalReport {
         let _ = write!(out, "  config: {}", self.config);
         out
     }
+}
+
+/// A sweep as a table for the terminal: one line per threshold, `tar` and `far` naming
+/// the two rates (ends with a newline).
+pub fn sweep_table(points: &[SweepPoint], tar: &str, far: &str) -> String {
+    let mut out = format!(
+        "  {:>9}  {tar:>9}  {far:>9}  {:>9}\n",
+        "threshold", "accuracy"
+    );
+    for p in points {
+        let _ = writeln!(
+            out,
+            "  {:>9.4}  {:>8.3}%  {:>8.3}%  {:>8.3}%",
+            p.threshold,
+            p.tar * 100.0,
+            p.far * 100.0,
+            p.accuracy * 100.0
+        );
+    }
+    out
 }
 
 #[cfg(test)]

@@ -265,7 +265,14 @@ async fn a_user_registers_verifies_their_face_and_makes_transactions() {
     assert_eq!(job["attempts"], 1, "{job}");
     let me = alice.me().await;
     assert_eq!(me["verified"], true, "{me}");
-    assert!(me["verified_at"].as_i64().is_some(), "{me}");
+    // Times are RFC 3339 in UTC.
+    let verified_at = me["verified_at"].as_str().unwrap_or_default();
+    let at = chrono::DateTime::parse_from_rfc3339(verified_at).expect("an RFC 3339 time");
+    assert!(verified_at.ends_with('Z'), "{me}");
+    assert!(
+        (chrono::Utc::now() - at.to_utc()).num_seconds().abs() < 600,
+        "{me}"
+    );
 
     // A later verification must match the stored face.
     let other = alice.verify_face(fx.lfw.photo(STRANGER, 0)).await;

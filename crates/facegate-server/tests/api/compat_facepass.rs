@@ -13,6 +13,8 @@ use crate::helpers::{
 };
 
 const PERSON: &str = "Alan_Greenspan";
+/// A key of FacePass's `API_KEYS` list, carried into `auth.static_api_keys`.
+const FACEPASS_KEY: &str = "facepass-event-key-2024";
 const OTHER: &str = "Aaron_Peirsol";
 
 fn number_in(value: &Value, range: std::ops::RangeInclusive<f64>) -> bool {
@@ -23,7 +25,8 @@ fn number_in(value: &Value, range: std::ops::RangeInclusive<f64>) -> bool {
 async fn facepass_requests_get_facepass_answers() {
     let Some(fx) = Fixtures::get() else { return };
     let dir = temp_dir();
-    let s = settings(&fx.models, dir.path());
+    let mut s = settings(&fx.models, dir.path());
+    s.auth.static_api_keys = vec![FACEPASS_KEY.to_owned()];
     let session = uuid::Uuid::new_v4().to_string();
     // FacePass keeps event photos under `sessions/<uuid>/`; facegate reads batch keys under
     // its import prefix.
@@ -38,13 +41,22 @@ async fn facepass_requests_get_facepass_answers() {
     }
     let app = TestApp::spawn(&s).await;
 
-    // POST /api/v1/index: multipart photo_id, session_id, file.
+    // POST /api/v1/index: multipart photo_id, session_id, file; the key from API_KEYS.
     let form = Form::new()
         .text("photo_id", "photo_other")
         .text("session_id", session.clone())
         .part("file", image_part(fx.lfw.photo(OTHER, 0)));
+    let with_key = |key: &str, request: reqwest::RequestBuilder| {
+        request.header("X-API-Key", key.to_owned()).send()
+    };
+    let client = bare_client();
     let indexed = expect_json(
-        app.post_form("/api/v1/index", form).await,
+        with_key(
+            FACEPASS_KEY,
+            client.post(app.url("/api/v1/index")).multipart(form),
+        )
+        .await
+        .unwrap(),
         StatusCode::CREATED,
     )
     .await;
@@ -96,6 +108,15 @@ async fn facepass_requests_get_facepass_answers() {
     );
 
     probes_need_no_key(&app).await;
+
+    // The static key has its configured scopes only, and a key not in the list is refused.
+    let stats = with_key(FACEPASS_KEY, client.get(app.url("/api/v1/admin/stats")));
+    assert_eq!(stats.await.unwrap().status(), StatusCode::FORBIDDEN);
+    let unknown = with_key(
+        "facepass-event-key-2023",
+        client.get(app.url(&format!("/api/v1/search/status/{session}"))),
+    );
+    assert_eq!(unknown.await.unwrap().status(), StatusCode::UNAUTHORIZED);
 
     // DELETE /api/v1/index/{session_id}: the session is gone.
     let deleted = app.delete(&format!("/api/v1/index/{session}")).await;

@@ -117,3 +117,23 @@ async fn gateway_paths_work_as_documented() {
     );
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compat_paths_are_served_only_when_configured() {
+    let Some(fx) = Fixtures::get() else { return };
+    let dir = temp_dir();
+    let mut s = settings(&fx.models, dir.path());
+    s.http.compat = Vec::new();
+    let app = TestApp::spawn(&s).await;
+    for path in [
+        "/api/api-gateway/healthz/ready/",
+        "/api/v1/health",
+        "/api/v1/metrics",
+    ] {
+        let response = bare_client().get(app.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+    let native = bare_client().get(app.url("/health")).send().await.unwrap();
+    assert_eq!(native.status(), StatusCode::OK);
+    app.stop().await;
+}

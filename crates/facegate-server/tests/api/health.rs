@@ -15,7 +15,15 @@ async fn health_probes_openapi_and_docs_answer() {
     let dir = temp_dir();
     let app = TestApp::spawn(&settings(&models, dir.path())).await;
 
-    assert_eq!(app.get_ok("/health").await["status"], "ok");
+    // The recognition backend's shape: status, an RFC 3339 timestamp, the version.
+    let health = app.get_ok("/health").await;
+    assert_eq!(health["status"], "healthy", "{health}");
+    assert_eq!(health["version"], env!("CARGO_PKG_VERSION"), "{health}");
+    let timestamp = health["timestamp"].as_str().unwrap_or_default();
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(timestamp).is_ok(),
+        "{health}"
+    );
     assert_eq!(app.get_ok("/health/live").await["status"], "alive");
     assert_eq!(app.get_ok("/health/ready").await["status"], "ready");
     let detailed = app.get_ok("/health/detailed").await;
