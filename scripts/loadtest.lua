@@ -2,6 +2,7 @@
 -- Environment: FG_MODE = verify | index | search, FG_BODY_DIR = folder with a.b64, b.b64.
 local mode = os.getenv("FG_MODE") or "verify"
 local dir = os.getenv("FG_BODY_DIR") or "."
+local key = os.getenv("FG_API_KEY") or ""
 
 local function read(name)
   local f = assert(io.open(dir .. "/" .. name, "r"))
@@ -22,6 +23,16 @@ function init(args)
   n = 0
   wrk.method = "POST"
   wrk.headers["Content-Type"] = "application/json"
+  wrk.headers["X-API-Key"] = key
+end
+
+-- The first failing answer of each thread, so that a failing run says why.
+local reported = false
+function response(status, headers, body)
+  if status >= 300 and not reported then
+    reported = true
+    io.stderr:write(string.format("%s answered %d: %s\n", mode, status, body:sub(1, 300)))
+  end
 end
 
 function request()
