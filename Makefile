@@ -3,7 +3,7 @@ CARGO ?= cargo
 BIN := $(or $(CARGO_TARGET_DIR),target)/release/facegate
 LFW := ../shared/datasets/lfw
 
-.PHONY: setup run test bench eval fmt lint models deploy-check
+.PHONY: setup run test bench bench-peer eval fmt lint models deploy-check
 
 setup:
 	scripts/setup.sh
@@ -24,6 +24,10 @@ test: setup
 
 bench: setup
 	$(BIN) bench --json reports/bench-$${FACEGATE__VISION__PACK:-insightface}.json
+
+# facegate against the Python peer (insightface, same models), three alternating rounds.
+bench-peer: setup
+	scripts/bench-peer.sh 3
 
 eval: setup
 	$(BIN) eval --pairs $(LFW)/pairs.csv --name $${FACEGATE__VISION__PACK:-insightface}

@@ -70,7 +70,9 @@ impl ObjectBlobStore {
 }
 
 /// The objects under one key prefix, for callers confined to it: key `a/b` is the inner
-/// store's `prefix/a/b`, and the inner store's key rules (no `..`) keep it there.
+/// store's `prefix/a/b`, a key that already starts with `prefix/` is taken as it is
+/// (FacePass's `sessions/<id>/photo.jpg` under prefix `sessions`), and the inner store's
+/// key rules (no `..`) keep it there.
 #[derive(Clone)]
 pub struct ScopedBlobs {
     inner: Arc<dyn BlobStore>,
@@ -95,7 +97,10 @@ impl ScopedBlobs {
     }
 
     fn key(&self, key: &str) -> String {
-        if self.prefix.is_empty() {
+        let named = key
+            .strip_prefix(self.prefix.as_str())
+            .is_some_and(|rest| rest.starts_with('/'));
+        if self.prefix.is_empty() || named {
             key.to_owned()
         } else {
             format!("{}/{key}", self.prefix)
@@ -260,10 +265,16 @@ mod tests {
         store.put("scans/b.jpg", b"out".to_vec()).await.unwrap();
         let imports = ScopedBlobs::new(store.clone(), "/imports/");
         assert_eq!(imports.get("a.jpg").await.unwrap(), b"in");
+        // A key that names the prefix already is not prefixed twice.
+        assert_eq!(imports.get("imports/a.jpg").await.unwrap(), b"in");
+        let lookalike = imports.get("importsa.jpg").await.unwrap_err();
+        assert_eq!(lookalike.code, ErrorCode::NotFound);
         let missing = imports.get("scans/b.jpg").await.unwrap_err();
         assert_eq!(missing.code, ErrorCode::NotFound);
-        let escape = imports.get("../scans/b.jpg").await.unwrap_err();
-        assert_eq!(escape.code, ErrorCode::ValidationFailed);
+        for escape in ["../scans/b.jpg", "imports/../scans/b.jpg"] {
+            let err = imports.get(escape).await.unwrap_err();
+            assert_eq!(err.code, ErrorCode::ValidationFailed, "{escape}");
+        }
         let everything = ScopedBlobs::new(store, "");
         assert_eq!(everything.get("scans/b.jpg").await.unwrap(), b"out");
     }

@@ -27,10 +27,11 @@ async fn facepass_requests_get_facepass_answers() {
     let dir = temp_dir();
     let mut s = settings(&fx.models, dir.path());
     s.auth.static_api_keys = vec![FACEPASS_KEY.to_owned()];
+    // FacePass keeps event photos under `sessions/<uuid>/`: with that as the import prefix
+    // its keys are read as they are, and batches read nothing else of the bucket.
+    s.storage.import_prefix = "sessions".to_owned();
     let session = uuid::Uuid::new_v4().to_string();
-    // FacePass keeps event photos under `sessions/<uuid>/`; facegate reads batch keys under
-    // its import prefix.
-    let folder = blob_dir(&s).join("imports/sessions").join(&session);
+    let folder = blob_dir(&s).join("sessions").join(&session);
     std::fs::create_dir_all(&folder).unwrap();
     for n in 0..3 {
         std::fs::write(
