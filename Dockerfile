@@ -11,7 +11,7 @@ FROM rust:1.95.0-bookworm AS builder
 # cmake-build needs once the Kafka worker lands.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
-        python3 python3-pip python3-venv npm cmake libcurl4-openssl-dev libssl-dev \
+        python3 python3-pip python3-venv npm cmake libcurl4-openssl-dev libssl-dev libheif-dev \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
@@ -37,9 +37,9 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
 FROM debian:bookworm-slim AS runtime
 
 # libstdc++6: ONNX Runtime is C++; curl: the HEALTHCHECK; ca-certificates: TLS to S3,
-# Kafka or an OTLP collector.
+# Kafka or an OTLP collector; libheif1: HEIC and AVIF uploads.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates curl libstdc++6 \
+    && apt-get install -y --no-install-recommends ca-certificates curl libstdc++6 libheif1 \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 facegate \
     && useradd --system --uid 10001 --gid facegate --home-dir /app --shell /usr/sbin/nologin facegate \

@@ -16,6 +16,9 @@ command -v cmake >/dev/null || missing+=(cmake)
 dpkg -s libcurl4-openssl-dev >/dev/null 2>&1 || missing+=(libcurl4-openssl-dev)
 # librdkafka's TLS and SASL/SCRAM to managed brokers.
 dpkg -s libssl-dev >/dev/null 2>&1 || missing+=(libssl-dev)
+# HEIC and AVIF photos are decoded by the system's libheif; heif-enc makes the tests' HEIC.
+dpkg -s libheif-dev >/dev/null 2>&1 || missing+=(libheif-dev)
+command -v heif-enc >/dev/null || missing+=(libheif-examples)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing system packages: ${missing[*]}"
   if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi

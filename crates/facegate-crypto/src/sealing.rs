@@ -13,7 +13,8 @@
 //! Data that does not start with the magic is taken as plain data stored before encryption
 //! was switched on, and [`Keyring::open`](Sealer::open) returns it unchanged. Plain data
 //! that happens to start with `FGE1` would be refused as a corrupt envelope; the images
-//! and embeddings facegate stores do not (JPEG, PNG and WebP have their own magic).
+//! and embeddings facegate stores do not (JPEG, PNG, WebP, HEIC and
+//! AVIF have their own magic).
 
 use std::collections::HashMap;
 

@@ -359,3 +359,32 @@ fn eval_reads_the_genuine_impostor_liveness_layout_and_sweeps_thresholds() {
         "{stdout}"
     );
 }
+
+#[test]
+fn a_heic_photo_verifies_against_a_jpeg_of_the_same_person() {
+    let (Some(_), Some(data)) = (models_dir(), datasets_dir()) else {
+        return;
+    };
+    let lfw = data.join("lfw/Aaron_Peirsol");
+    let dir = tempfile::tempdir().unwrap();
+    let heic = dir.path().join("phone.heic");
+    let encoded = Command::new("heif-enc")
+        .args(["-q", "70", "-o"])
+        .arg(&heic)
+        .arg(lfw.join("Aaron_Peirsol_0001.jpg"))
+        .output()
+        .expect("heif-enc (Debian's libheif-examples) is installed by setup");
+    assert!(encoded.status.success(), "{encoded:?}");
+    assert_eq!(&std::fs::read(&heic).unwrap()[4..12], b"ftypheic");
+    let out = facegate(&[
+        "verify",
+        heic.to_str().unwrap(),
+        lfw.join("Aaron_Peirsol_0003.jpg").to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(json(&out.stdout)["decision"], "same");
+}

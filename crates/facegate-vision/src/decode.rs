@@ -4,20 +4,27 @@ use std::io::Cursor;
 
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, RgbImage};
 
-use crate::VisionError;
 use crate::config::ImageLimits;
+use crate::{VisionError, heif};
 
 /// Checks an upload against `limits` from its header alone (size, format, completeness of
 /// a JPEG, dimensions, a PNG's ICC profile), decoding no pixel: for uploads stored now and
 /// decoded later.
 pub fn check(bytes: &[u8], limits: &ImageLimits) -> Result<(), VisionError> {
+    if heif::is_heif(bytes) {
+        return check_heif(bytes, limits);
+    }
     open(bytes, limits).map(|_| ())
 }
 
-/// Decodes JPEG, PNG or WebP bytes, applies the EXIF orientation and enforces `limits`.
-/// Dimensions are checked from the header before any pixel is decoded, so a small file
-/// that claims a huge image costs nothing.
+/// Decodes JPEG, PNG, WebP, HEIC or AVIF bytes, applies the orientation and enforces
+/// `limits`. Dimensions are checked from the header before any pixel is decoded, so a small
+/// file that claims a huge image costs nothing.
 pub fn decode(bytes: &[u8], limits: &ImageLimits) -> Result<RgbImage, VisionError> {
+    if heif::is_heif(bytes) {
+        check_heif(bytes, limits)?;
+        return heif::decode(bytes);
+    }
     let (mut decoder, format) = open(bytes, limits)?;
     let orientation = decoder
         .orientation()
@@ -77,15 +84,7 @@ fn open<'a>(
     bytes: &'a [u8],
     limits: &ImageLimits,
 ) -> Result<(impl ImageDecoder + 'a, ImageFormat), VisionError> {
-    if bytes.is_empty() {
-        return Err(VisionError::EmptyImage);
-    }
-    if bytes.len() > limits.max_bytes {
-        return Err(VisionError::TooManyBytes {
-            size: bytes.len(),
-            limit: limits.max_bytes,
-        });
-    }
+    check_size(bytes, limits)?;
     let format = detect_format(bytes)?;
     if format == ImageFormat::Jpeg && !jpeg_is_complete(bytes) {
         return Err(VisionError::Undecodable(
@@ -113,6 +112,26 @@ fn open<'a>(
         .set_limits(allocation_limit(pixel_budget(width, height)))
         .map_err(|e| header_error(&e))?;
     Ok((decoder, format))
+}
+
+/// A HEIC or AVIF upload's size and dimensions, from its container.
+fn check_heif(bytes: &[u8], limits: &ImageLimits) -> Result<(), VisionError> {
+    check_size(bytes, limits)?;
+    let (width, height) = heif::dimensions(bytes)?;
+    check_dimensions(width, height, limits)
+}
+
+fn check_size(bytes: &[u8], limits: &ImageLimits) -> Result<(), VisionError> {
+    if bytes.is_empty() {
+        return Err(VisionError::EmptyImage);
+    }
+    if bytes.len() > limits.max_bytes {
+        return Err(VisionError::TooManyBytes {
+            size: bytes.len(),
+            limit: limits.max_bytes,
+        });
+    }
+    Ok(())
 }
 
 /// What a decoder may allocate while reading the header: ICC profiles are rarely over a few
@@ -152,11 +171,6 @@ fn png_has_icc_chunk(bytes: &[u8]) -> bool {
 }
 
 fn detect_format(bytes: &[u8]) -> Result<ImageFormat, VisionError> {
-    if is_heif(bytes) {
-        return Err(VisionError::UnsupportedFormat {
-            detected: Some("HEIC/HEIF"),
-        });
-    }
     match image::guess_format(bytes) {
         Ok(f @ (ImageFormat::Jpeg | ImageFormat::Png | ImageFormat::WebP)) => Ok(f),
         Ok(other) => Err(VisionError::UnsupportedFormat {
@@ -173,16 +187,6 @@ fn jpeg_is_complete(bytes: &[u8]) -> bool {
     let last_scan = bytes.windows(2).rposition(|w| w == [0xFF, 0xDA]);
     let last_end = bytes.windows(2).rposition(|w| w == [0xFF, 0xD9]);
     matches!((last_scan, last_end), (Some(scan), Some(end)) if end > scan)
-}
-
-/// HEIF files start with an `ftyp` box naming a HEIF brand.
-fn is_heif(bytes: &[u8]) -> bool {
-    bytes.len() >= 12
-        && &bytes[4..8] == b"ftyp"
-        && matches!(
-            &bytes[8..12],
-            b"heic" | b"heix" | b"hevc" | b"heim" | b"heis" | b"mif1" | b"msf1"
-        )
 }
 
 fn check_dimensions(width: u32, height: u32, limits: &ImageLimits) -> Result<(), VisionError> {
@@ -235,8 +239,40 @@ mod tests {
         assert_eq!(code(&png(1, 1)), ErrorCode::ImageTooSmall);
         let gif = b"GIF89a\x01\x00\x01\x00\x00\x00\x00;";
         assert_eq!(code(gif), ErrorCode::UnsupportedFormat);
+        // A HEIC container cut short after its file-type box.
         let heic = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00";
-        assert_eq!(code(heic), ErrorCode::UnsupportedFormat);
+        assert_eq!(code(heic), ErrorCode::InvalidImage);
+    }
+
+    /// `heif-enc` (Debian's `libheif-examples`) encodes a dataset photo as HEIC and as AVIF;
+    /// both decode to the photo's size and, within lossy coding, its colours.
+    #[test]
+    fn heic_and_avif_photos_decode_like_their_jpeg() {
+        let Some(data) = crate::testing::datasets_dir() else {
+            return;
+        };
+        let source = data.join("lfw/Aaron_Peirsol/Aaron_Peirsol_0001.jpg");
+        let jpeg = decode(&std::fs::read(&source).unwrap(), &ImageLimits::default()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["photo.heic", "photo.avif"] {
+            let out = dir.path().join(name);
+            let encoded = std::process::Command::new("heif-enc")
+                .args(["-q", "80", "-o"])
+                .arg(&out)
+                .arg(&source)
+                .output()
+                .expect("heif-enc (Debian's libheif-examples) is installed by setup");
+            assert!(encoded.status.success(), "{encoded:?}");
+            let bytes = std::fs::read(&out).unwrap();
+            check(&bytes, &ImageLimits::default()).unwrap();
+            let image = decode(&bytes, &ImageLimits::default()).unwrap();
+            assert_eq!(image.dimensions(), jpeg.dimensions(), "{name}");
+            let mean = |img: &RgbImage| {
+                img.pixels().map(|p| f64::from(p[1])).sum::<f64>()
+                    / f64::from(img.width() * img.height())
+            };
+            assert!((mean(&image) - mean(&jpeg)).abs() < 3.0, "{name}");
+        }
     }
 
     #[test]

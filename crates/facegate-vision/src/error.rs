@@ -13,7 +13,7 @@ pub enum VisionError {
     TooManyPixels { width: u32, height: u32, limit: u32 },
     #[error("the image is {width}x{height} pixels; each side must be at least {limit}")]
     TooFewPixels { width: u32, height: u32, limit: u32 },
-    #[error("unsupported image format{}; send JPEG, PNG or WebP", detected.map(|f| format!(" ({f})")).unwrap_or_default())]
+    #[error("unsupported image format{}; send JPEG, PNG, WebP, HEIC or AVIF", detected.map(|f| format!(" ({f})")).unwrap_or_default())]
     UnsupportedFormat { detected: Option<&'static str> },
     #[error("the image could not be decoded: {0}")]
     Undecodable(String),

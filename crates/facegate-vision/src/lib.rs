@@ -11,6 +11,7 @@ pub mod embed;
 pub mod engine;
 pub mod error;
 pub mod face_engine;
+pub mod heif;
 pub mod imgproc;
 pub mod landmarks68;
 pub mod liveness;

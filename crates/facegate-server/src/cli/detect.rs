@@ -13,7 +13,7 @@ use crate::settings::Settings;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Image file (JPEG, PNG or WebP).
+    /// Image file (JPEG, PNG, WebP, HEIC or AVIF).
     pub image: PathBuf,
     /// Write a copy of the image with boxes and landmarks drawn on it.
     #[arg(long)]

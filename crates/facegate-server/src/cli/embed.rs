@@ -11,7 +11,7 @@ use crate::settings::Settings;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Image file (JPEG, PNG or WebP).
+    /// Image file (JPEG, PNG, WebP, HEIC or AVIF).
     pub image: PathBuf,
 }
 

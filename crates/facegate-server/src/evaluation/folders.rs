@@ -22,7 +22,7 @@ pub struct FolderSet {
     pub liveness: Vec<Sample>,
 }
 
-const IMAGE_EXTENSIONS: [&str; 6] = ["jpg", "jpeg", "png", "webp", "bmp", "heic"];
+const IMAGE_EXTENSIONS: [&str; 6] = ["jpg", "jpeg", "png", "webp", "heic", "avif"];
 
 /// Reads the layout under `dir`.
 pub fn read_folders(dir: &Path) -> anyhow::Result<FolderSet> {
