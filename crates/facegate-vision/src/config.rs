@@ -91,12 +91,17 @@ pub enum MainFace {
     Largest,
 }
 
-/// Limits applied to an upload before and while decoding.
+/// Limits applied to an upload before and while decoding. A decoded image takes 3 bytes
+/// a pixel on each inference worker that holds one (150 MB at `max_pixels`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ImageLimits {
     pub max_bytes: usize,
     pub min_side: u32,
+    /// Longest side (a 48 MP phone photo is 8000x6000).
     pub max_side: u32,
+    /// Most pixels, width times height.
+    pub max_pixels: u64,
 }
 
 impl Default for ImageLimits {
@@ -104,7 +109,8 @@ impl Default for ImageLimits {
         Self {
             max_bytes: 10 * 1024 * 1024,
             min_side: 10,
-            max_side: 4096,
+            max_side: 12_000,
+            max_pixels: 50_000_000,
         }
     }
 }

@@ -197,6 +197,13 @@ fn check_dimensions(width: u32, height: u32, limits: &ImageLimits) -> Result<(),
             limit: limits.max_side,
         });
     }
+    if u64::from(width) * u64::from(height) > limits.max_pixels {
+        return Err(VisionError::TooManyPixelsInAll {
+            width,
+            height,
+            limit: limits.max_pixels,
+        });
+    }
     if width < limits.min_side || height < limits.min_side {
         return Err(VisionError::TooFewPixels {
             width,
@@ -281,6 +288,30 @@ mod tests {
         let error = decode(&bytes, &ImageLimits::default()).unwrap_err();
         assert_eq!(error.code(), ErrorCode::ImageTooLarge);
         assert!(error.to_string().contains("20000x20000"), "{error}");
+        // Within each side's limit, beyond the pixel budget: both sizes told.
+        let bytes = crate::testing::png_claiming(11_000, 8_000);
+        let error = decode(&bytes, &ImageLimits::default()).unwrap_err();
+        assert_eq!(error.code(), ErrorCode::ImageTooLarge);
+        let message = error.to_string();
+        assert!(message.contains("11000x8000 pixels (88.0 MP)"), "{message}");
+        assert!(message.contains("at most 50.0 MP"), "{message}");
+    }
+
+    /// A 48 MP phone photo (8000x6000) is within the default limits.
+    #[test]
+    fn a_48_megapixel_photo_decodes() {
+        let photo = image::RgbImage::from_fn(8000, 6000, |x, y| {
+            image::Rgb([(x % 251) as u8, (y % 241) as u8, 128])
+        });
+        let bytes = crate::testing::jpeg(photo);
+        let started = std::time::Instant::now();
+        let decoded = decode(&bytes, &ImageLimits::default()).unwrap();
+        assert_eq!(decoded.dimensions(), (8000, 6000));
+        eprintln!(
+            "48 MP JPEG ({} bytes) decoded in {:.0} ms",
+            bytes.len(),
+            started.elapsed().as_secs_f64() * 1e3
+        );
     }
 
     #[test]

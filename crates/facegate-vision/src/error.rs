@@ -11,6 +11,12 @@ pub enum VisionError {
     TooManyBytes { size: usize, limit: usize },
     #[error("the image is {width}x{height} pixels; each side may be at most {limit}")]
     TooManyPixels { width: u32, height: u32, limit: u32 },
+    #[error(
+        "the image is {width}x{height} pixels ({:.1} MP); at most {:.1} MP are accepted",
+        f64::from(*width) * f64::from(*height) / 1e6,
+        *limit as f64 / 1e6
+    )]
+    TooManyPixelsInAll { width: u32, height: u32, limit: u64 },
     #[error("the image is {width}x{height} pixels; each side must be at least {limit}")]
     TooFewPixels { width: u32, height: u32, limit: u32 },
     #[error("unsupported image format{}; send JPEG, PNG, WebP, HEIC or AVIF", detected.map(|f| format!(" ({f})")).unwrap_or_default())]
@@ -51,9 +57,9 @@ impl VisionError {
     pub fn code(&self) -> ErrorCode {
         match self {
             VisionError::EmptyImage | VisionError::Undecodable(_) => ErrorCode::InvalidImage,
-            VisionError::TooManyBytes { .. } | VisionError::TooManyPixels { .. } => {
-                ErrorCode::ImageTooLarge
-            }
+            VisionError::TooManyBytes { .. }
+            | VisionError::TooManyPixels { .. }
+            | VisionError::TooManyPixelsInAll { .. } => ErrorCode::ImageTooLarge,
             VisionError::TooFewPixels { .. } => ErrorCode::ImageTooSmall,
             VisionError::UnsupportedFormat { .. } => ErrorCode::UnsupportedFormat,
             VisionError::NoFace => ErrorCode::FaceNotFound,

@@ -19,7 +19,7 @@ use crate::upload::Upload;
     reason = "documents the request body in the OpenAPI document"
 )]
 pub struct ImageForm {
-    /// JPEG, PNG, WebP, HEIC or AVIF; at most 10 MB and 4096 px per side by default.
+    /// JPEG, PNG, WebP, HEIC or AVIF; at most 10 MB, 12000 px per side and 50 MP by default.
     #[schema(format = Binary)]
     file: String,
 }
