@@ -12,7 +12,7 @@ use crate::cli::{eval_pad, on_each_image, write_report};
 use crate::evaluation::folders::read_folders;
 use crate::evaluation::metrics::{SweepPoint, sweep};
 use crate::evaluation::pad::Sample;
-use crate::evaluation::pairs::Pair;
+use crate::evaluation::pairs::{FoldSource, Pair};
 use crate::evaluation::report::sweep_table;
 use crate::evaluation::{EvalReport, RunInfo, ScoredPairs, labels_and_folds, read_pairs};
 use crate::settings::Settings;
@@ -154,6 +154,7 @@ fn embed_images<'a>(
 /// their paths are relative to, and where they were read.
 struct Inputs {
     pairs: Vec<Pair>,
+    folds: FoldSource,
     liveness: Vec<Sample>,
     root: PathBuf,
     source: PathBuf,
@@ -161,20 +162,25 @@ struct Inputs {
 
 fn inputs(args: &Args) -> anyhow::Result<Inputs> {
     Ok(match (&args.pairs, &args.data_dir) {
-        (Some(list), _) => Inputs {
-            pairs: read_pairs(list)?,
-            liveness: Vec::new(),
-            root: args
-                .images
-                .clone()
-                .or_else(|| list.parent().map(Path::to_path_buf))
-                .unwrap_or_default(),
-            source: list.clone(),
-        },
+        (Some(path), _) => {
+            let list = read_pairs(path)?;
+            Inputs {
+                pairs: list.pairs,
+                folds: list.folds,
+                liveness: Vec::new(),
+                root: args
+                    .images
+                    .clone()
+                    .or_else(|| path.parent().map(Path::to_path_buf))
+                    .unwrap_or_default(),
+                source: path.clone(),
+            }
+        }
         (None, Some(dir)) => {
             let set = read_folders(dir)?;
             Inputs {
                 pairs: set.pairs,
+                folds: FoldSource::Stratified,
                 liveness: set.liveness,
                 root: dir.clone(),
                 source: dir.clone(),
@@ -188,6 +194,7 @@ pub fn run(settings: &Settings, args: &Args) -> anyhow::Result<()> {
     let started = Instant::now();
     let Inputs {
         pairs,
+        folds: fold_source,
         liveness,
         root,
         source,
@@ -226,6 +233,7 @@ pub fn run(settings: &Settings, args: &Args) -> anyhow::Result<()> {
     let run = RunInfo {
         dataset: root.display().to_string(),
         pairs_path: source.display().to_string(),
+        folds: fold_source,
         num_images: names.len(),
         no_face,
         config: serde_json::json!({

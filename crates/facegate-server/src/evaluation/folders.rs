@@ -4,15 +4,15 @@
 //!
 //! In `genuine/` and `impostor/`, each subfolder gives every pair of the images it holds
 //! (a folder per person gives all of that person's pairs), and images lying directly in
-//! the folder pair up two by two in name order. Pairs get stratified folds: each class is
-//! dealt over the folds in turn, so every fold holds both classes in proportion.
+//! the folder pair up two by two in name order. Pairs get stratified folds
+//! ([`stratify`]).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, ensure};
 
 use super::pad::Sample;
-use super::pairs::{LFW_FOLDS, Pair};
+use super::pairs::{Pair, stratify};
 
 /// What a data folder holds, its paths relative to the folder.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -35,21 +35,16 @@ pub fn read_folders(dir: &Path) -> anyhow::Result<FolderSet> {
         genuine.len(),
         impostor.len()
     );
-    let folds = LFW_FOLDS.min(genuine.len()).min(impostor.len()).max(2);
     let mut pairs = Vec::with_capacity(genuine.len() + impostor.len());
     for (same, class) in [(true, genuine), (false, impostor)] {
-        pairs.extend(
-            class
-                .into_iter()
-                .enumerate()
-                .map(|(i, (left, right))| Pair {
-                    left,
-                    right,
-                    same,
-                    fold: Some(i % folds),
-                }),
-        );
+        pairs.extend(class.into_iter().map(|(left, right)| Pair {
+            left,
+            right,
+            same,
+            fold: None,
+        }));
     }
+    stratify(&mut pairs);
     let mut liveness = Vec::new();
     for (live, name) in [(true, "live"), (false, "spoof")] {
         let sub = Path::new("liveness").join(name);

@@ -7,6 +7,7 @@
 use std::path::Path;
 
 use anyhow::{Context as _, bail, ensure};
+use serde::Serialize;
 
 /// Number of folds of the LFW protocol, used when the file carries no fold column.
 pub const LFW_FOLDS: usize = 10;
@@ -24,12 +25,34 @@ pub struct Pair {
     pub fold: Option<usize>,
 }
 
+/// How the folds of a pair list were set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FoldSource {
+    /// The list's `fold` column.
+    Listed,
+    /// [`LFW_FOLDS`] consecutive chunks of the list, as LFW's `pairs.csv` is laid out: each
+    /// chunk holds both classes.
+    Consecutive,
+    /// Each class dealt over the folds in turn ([`stratify`]), for a list whose consecutive
+    /// chunks would not each hold both classes.
+    Stratified,
+}
+
+/// The pairs of a list, every one with its fold, and how the folds were set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PairList {
+    pub pairs: Vec<Pair>,
+    pub folds: FoldSource,
+}
+
 /// Reads a pair CSV file.
 ///
 /// Every returned pair has `fold: Some(_)`, 0-based: taken from the `fold` column when there is
 /// one, otherwise assigned as LFW does, by cutting the pairs in file order into
-/// [`LFW_FOLDS`] consecutive chunks of equal size (`fold = index * 10 / len`).
-pub fn read_pairs(path: &Path) -> anyhow::Result<Vec<Pair>> {
+/// [`LFW_FOLDS`] consecutive chunks of equal size (`fold = index * 10 / len`), when each
+/// chunk holds both classes; else stratified.
+pub fn read_pairs(path: &Path) -> anyhow::Result<PairList> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read pair file {}", path.display()))?;
     parse_pairs(&text).with_context(|| format!("invalid pair file {}", path.display()))
@@ -52,7 +75,7 @@ fn lfw_fold(index: usize, len: usize) -> usize {
     index * LFW_FOLDS / len
 }
 
-fn parse_pairs(text: &str) -> anyhow::Result<Vec<Pair>> {
+fn parse_pairs(text: &str) -> anyhow::Result<PairList> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     // Line numbers are 1-based and count blank lines, so they match an editor's.
     let mut lines = text
@@ -117,12 +140,46 @@ fn parse_pairs(text: &str) -> anyhow::Result<Vec<Pair>> {
         });
     }
     ensure!(!pairs.is_empty(), "the file holds a header but no pairs");
+    let folds = if has_fold {
+        FoldSource::Listed
+    } else {
+        assign_folds(&mut pairs)
+    };
+    Ok(PairList { pairs, folds })
+}
 
+/// Consecutive LFW folds when each holds both classes, else stratified ones.
+fn assign_folds(pairs: &mut [Pair]) -> FoldSource {
     let len = pairs.len();
-    for (i, pair) in pairs.iter_mut().enumerate() {
-        pair.fold.get_or_insert_with(|| lfw_fold(i, len));
+    let holds_both = (0..LFW_FOLDS).all(|fold| {
+        let classes: Vec<bool> = (0..len)
+            .filter(|&i| lfw_fold(i, len) == fold)
+            .map(|i| pairs[i].same)
+            .collect();
+        classes.contains(&true) && classes.contains(&false)
+    });
+    if holds_both {
+        for (i, pair) in pairs.iter_mut().enumerate() {
+            pair.fold = Some(lfw_fold(i, len));
+        }
+        FoldSource::Consecutive
+    } else {
+        stratify(pairs);
+        FoldSource::Stratified
     }
-    Ok(pairs)
+}
+
+/// Deals each class over the folds in turn, in list order, so that every fold holds both in
+/// proportion: [`LFW_FOLDS`] folds, fewer when a class has fewer pairs, at least two.
+pub fn stratify(pairs: &mut [Pair]) {
+    let count = |same: bool| pairs.iter().filter(|p| p.same == same).count();
+    let folds = LFW_FOLDS.min(count(true)).min(count(false)).max(2);
+    let mut dealt = [0_usize; 2];
+    for pair in pairs {
+        let next = &mut dealt[usize::from(pair.same)];
+        pair.fold = Some(*next % folds);
+        *next += 1;
+    }
 }
 
 /// The fields of one CSV line, trimmed and without surrounding double quotes.
@@ -156,7 +213,11 @@ mod tests {
     #[test]
     fn without_fold_column_assigns_ten_consecutive_chunks() {
         let text = format!("file_x,file_y,Decision\n{}", pair_lines(20));
-        let pairs = parse_pairs(&text).unwrap();
+        let PairList {
+            pairs,
+            folds: source,
+        } = parse_pairs(&text).unwrap();
+        assert_eq!(source, FoldSource::Consecutive);
         assert_eq!(pairs.len(), 20);
         let folds: Vec<usize> = pairs.iter().map(|p| p.fold.unwrap()).collect();
         let expected: Vec<usize> = (0..20).map(|i| i / 2).collect();
@@ -168,14 +229,36 @@ mod tests {
     }
 
     #[test]
-    fn uneven_length_still_gives_ten_folds_in_order() {
+    fn a_short_uneven_list_gets_stratified_folds() {
         let text = format!("file_x,file_y,Decision\n{}", pair_lines(13));
-        let folds: Vec<usize> = parse_pairs(&text)
-            .unwrap()
-            .iter()
-            .map(|p| p.fold.unwrap())
-            .collect();
-        assert_eq!(folds, vec![0, 0, 1, 2, 3, 3, 4, 5, 6, 6, 7, 8, 9]);
+        let list = parse_pairs(&text).unwrap();
+        assert_eq!(list.folds, FoldSource::Stratified);
+        let folds: Vec<usize> = list.pairs.iter().map(|p| p.fold.unwrap()).collect();
+        // Consecutive chunks of 13 would leave folds with one pair (one class): each class
+        // is dealt over six folds (the smaller class has six pairs) instead.
+        assert_eq!(folds, vec![0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 0]);
+    }
+
+    #[test]
+    fn a_list_sorted_by_class_gets_stratified_folds() {
+        use std::fmt::Write as _;
+        let mut text = String::from("file_x,file_y,Decision\n");
+        for i in 0..40 {
+            let decision = if i < 20 { "Yes" } else { "No" };
+            let _ = writeln!(text, "A/{i}.jpg,B/{i}.jpg,{decision}");
+        }
+        let list = parse_pairs(&text).unwrap();
+        assert_eq!(list.folds, FoldSource::Stratified);
+        for fold in 0..LFW_FOLDS {
+            let classes: Vec<bool> = list
+                .pairs
+                .iter()
+                .filter(|p| p.fold == Some(fold))
+                .map(|p| p.same)
+                .collect();
+            assert_eq!(classes.iter().filter(|&&s| s).count(), 2, "fold {fold}");
+            assert_eq!(classes.len(), 4, "fold {fold}");
+        }
     }
 
     #[test]
@@ -183,7 +266,7 @@ mod tests {
         let text = "file_x,file_y,Decision,fold\n\
                     a.jpg,b.jpg,Yes,1\n\
                     c.jpg,d.jpg,No,10\n";
-        let pairs = parse_pairs(text).unwrap();
+        let pairs = parse_pairs(text).unwrap().pairs;
         assert_eq!(
             pairs,
             vec![
@@ -206,7 +289,7 @@ mod tests {
     #[test]
     fn tolerates_crlf_bom_quotes_spaces_and_blank_lines() {
         let text = "\u{feff}file_x,file_y,Decision\r\n\r\n \"x/1.jpg\" , y/2.jpg ,yes\r\n";
-        let pairs = parse_pairs(text).unwrap();
+        let pairs = parse_pairs(text).unwrap().pairs;
         assert_eq!(pairs.len(), 1);
         assert_eq!(pairs[0].left, "x/1.jpg");
         assert_eq!(pairs[0].right, "y/2.jpg");
@@ -247,10 +330,10 @@ mod tests {
         ));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("pairs.csv");
-        std::fs::write(&path, format!("file_x,file_y,Decision\n{}", pair_lines(10))).unwrap();
-        let pairs = read_pairs(&path).unwrap();
-        assert_eq!(pairs.len(), 10);
-        assert_eq!(pairs[9].fold, Some(9));
+        std::fs::write(&path, format!("file_x,file_y,Decision\n{}", pair_lines(20))).unwrap();
+        let pairs = read_pairs(&path).unwrap().pairs;
+        assert_eq!(pairs.len(), 20);
+        assert_eq!(pairs[19].fold, Some(9));
 
         let missing = dir.join("missing.csv");
         let err = format!("{:#}", read_pairs(&missing).unwrap_err());
@@ -260,8 +343,9 @@ mod tests {
 
     #[test]
     fn labels_and_folds_fills_missing_folds_like_lfw() {
-        let mut pairs =
-            parse_pairs(&format!("file_x,file_y,Decision\n{}", pair_lines(20))).unwrap();
+        let mut pairs = parse_pairs(&format!("file_x,file_y,Decision\n{}", pair_lines(20)))
+            .unwrap()
+            .pairs;
         pairs[3].fold = Some(7);
         pairs[5].fold = None;
         let (labels, folds) = labels_and_folds(&pairs);

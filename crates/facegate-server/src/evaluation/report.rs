@@ -6,6 +6,7 @@ use anyhow::ensure;
 use serde::Serialize;
 
 use super::metrics::{self, RocPoint, SweepPoint, TarAtFar};
+use super::pairs::FoldSource;
 
 /// FAR targets reported, in the order of [`EvalReport::tar_at_far`].
 pub const FAR_TARGETS: [f64; 3] = [1e-2, 1e-3, 1e-4];
@@ -31,6 +32,8 @@ pub struct RunInfo {
     pub dataset: String,
     /// The pair CSV file.
     pub pairs_path: String,
+    /// How the pairs' folds were set.
+    pub folds: FoldSource,
     /// Distinct images embedded.
     pub num_images: usize,
     /// Every image where no face was found; the report keeps the count and the first
@@ -47,6 +50,7 @@ pub struct RunInfo {
 pub struct EvalReport {
     pub dataset: String,
     pub pairs_path: String,
+    pub fold_assignment: FoldSource,
     pub num_pairs: usize,
     pub num_same_pairs: usize,
     pub num_images: usize,
@@ -122,6 +126,7 @@ impl EvalReport {
         Ok(Self {
             dataset: run.dataset,
             pairs_path: run.pairs_path,
+            fold_assignment: run.folds,
             num_pairs: scores.len(),
             num_same_pairs,
             num_images: run.num_images,
@@ -176,8 +181,13 @@ impl EvalReport {
         let _ = writeln!(out);
         let _ = writeln!(
             out,
-            "  accuracy ({}-fold): {} ± {}",
+            "  accuracy ({}-fold, {}): {} ± {}",
             self.fold_accuracies.len(),
+            match self.fold_assignment {
+                FoldSource::Listed => "folds as listed",
+                FoldSource::Consecutive => "consecutive folds",
+                FoldSource::Stratified => "stratified folds",
+            },
             pct(self.accuracy_mean),
             pct(self.accuracy_std)
         );
@@ -248,6 +258,7 @@ mod tests {
         RunInfo {
             dataset: "/data/lfw".into(),
             pairs_path: "/data/pairs.csv".into(),
+            folds: FoldSource::Consecutive,
             num_images: 12,
             no_face: (0..no_face).map(|i| format!("P/P_{i:04}.jpg")).collect(),
             config: serde_json::json!({ "detector": "scrfd", "align": true }),
@@ -335,7 +346,7 @@ mod tests {
             "/data/pairs.csv",
             "no face found in 7 (P/P_0000.jpg",
             ", ...)",
-            "accuracy (2-fold): 75.000% ± 25.000%",
+            "accuracy (2-fold, consecutive folds): 75.000% ± 25.000%",
             "per fold (%): 100.00 50.00",
             "AUC: 1.000000",
             "TAR @ FAR 1e-2",
