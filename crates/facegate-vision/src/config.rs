@@ -141,6 +141,9 @@ pub struct VisionConfig {
     pub detection_threshold: Option<f32>,
     /// `open` pack: run the MTCNN cascade when RFB-320 finds no face; recovers turned faces.
     pub detector_fallback: bool,
+    /// When the main-face path finds no face, search the image turned by 90, -90, 180, 45
+    /// and -45 degrees (a photo taken sideways, a head tilted far over).
+    pub turned_faces: bool,
     /// Inference threads, each with its own copy of the model sessions.
     pub workers: usize,
     /// ONNX Runtime intra-op threads per session.
@@ -162,6 +165,7 @@ struct PipelineOutputs {
     main_face_detection_size: u32,
     detection_threshold: Option<f32>,
     detector_fallback: bool,
+    turned_faces: bool,
 }
 
 impl VisionConfig {
@@ -173,7 +177,7 @@ impl VisionConfig {
 
     /// 12 hex digits that change whenever a setting that changes which faces are found
     /// or what they embed to changes (pack, model, landmarks, main face, flip, detector
-    /// sizes, threshold and fallback), and only then: threads, queues, limits and the
+    /// sizes, threshold, fallback and turned faces), and only then: threads, queues, limits and the
     /// models folder leave it as it is. Caches of detections and embeddings key by it.
     pub fn pipeline_fingerprint(&self) -> String {
         let outputs = PipelineOutputs {
@@ -186,6 +190,7 @@ impl VisionConfig {
             main_face_detection_size: self.main_face_detection_size,
             detection_threshold: self.detection_threshold,
             detector_fallback: self.detector_fallback,
+            turned_faces: self.turned_faces,
         };
         let text = toml::to_string(&outputs).expect("plain values always serialize");
         hex::encode(&Sha256::digest(text.as_bytes())[..6])
@@ -205,6 +210,7 @@ impl Default for VisionConfig {
             main_face_detection_size: 320,
             detection_threshold: None,
             detector_fallback: true,
+            turned_faces: true,
             workers: 2,
             intra_threads: 1,
             queue_capacity: 64,

@@ -143,6 +143,8 @@ impl Pipeline {
             .ok_or(VisionError::NoFace)
     }
 
+    /// The main-face path: the small input, then the full one with the padded retry, then
+    /// turned copies of the image (a photo taken sideways, a head tilted far over).
     fn detect_main_untimed(&mut self, image: &RgbImage) -> Result<Vec<FaceDetection>, VisionError> {
         let small = self.config.main_face_detection_size;
         if small < self.config.detection_size {
@@ -153,7 +155,13 @@ impl Pipeline {
             }
         }
         let size = self.config.detection_size;
-        self.detect_at(image, size)
+        let faces = self.detect_at(image, size)?;
+        if !faces.is_empty() || !self.config.turned_faces {
+            return Ok(faces);
+        }
+        let mut faces = detect::turned::detect_turned(self.detector.as_mut(), image, small)?;
+        self.rank(&mut faces, image);
+        Ok(faces)
     }
 
     fn detect_at(

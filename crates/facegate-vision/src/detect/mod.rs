@@ -5,6 +5,7 @@ pub mod nms;
 pub mod onet;
 pub mod rfb;
 pub mod scrfd;
+pub mod turned;
 
 use facegate_core::{FaceDetection, Point};
 use image::RgbImage;
