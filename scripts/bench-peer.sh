@@ -25,9 +25,10 @@ rm -rf "$results" && mkdir -p "$results"
 for size in 320 640; do
   for round in $(seq "$rounds"); do
     "$peer/venv/bin/python" "$tool/verify_bench.py" --threads 1 --det-size "$size" \
-      --root "$peer" --out-dir "$peer" --json "$results/peer-$size-$round.json" >/dev/null
+      --root "$peer" --out-dir "$peer" --json "$results/peer-$size-$round.json" \
+      >/dev/null 2>>"$results/peer.log"
     FACEGATE__VISION__MAIN_FACE_DETECTION_SIZE=$size FACEGATE__LOG__LEVEL=warn \
-      "$bin" bench --json "$results/facegate-$size-$round.json" >/dev/null
+      "$bin" bench --json "$results/facegate-$size-$round.json" >/dev/null 2>>"$results/facegate.log"
   done
 done
 python3 - "$results" "$rounds" <<'PY'
