@@ -141,8 +141,9 @@ pub struct VisionConfig {
     pub detection_threshold: Option<f32>,
     /// `open` pack: run the MTCNN cascade when RFB-320 finds no face; recovers turned faces.
     pub detector_fallback: bool,
-    /// When the main-face path finds no face, search the image turned by 90, -90, 180, 45
-    /// and -45 degrees (a photo taken sideways, a head tilted far over).
+    /// When the main-face path finds no face or a doubtful one, search the image turned by
+    /// 90, -90, 180, 45 and -45 degrees (a photo taken sideways or upside down, a head
+    /// tilted far over); see [`crate::detect::turned`].
     pub turned_faces: bool,
     /// Inference threads, each with its own copy of the model sessions.
     pub workers: usize,

@@ -143,25 +143,32 @@ impl Pipeline {
             .ok_or(VisionError::NoFace)
     }
 
-    /// The main-face path: the small input, then the full one with the padded retry, then
-    /// turned copies of the image (a photo taken sideways, a head tilted far over).
+    /// The main-face path: the small input, then the full one with the padded retry; then,
+    /// when that finds nothing or a doubtful main face, turned copies of the image (a photo
+    /// taken sideways or upside down, a head tilted far over), whose best beats it.
     fn detect_main_untimed(&mut self, image: &RgbImage) -> Result<Vec<FaceDetection>, VisionError> {
         let small = self.config.main_face_detection_size;
+        let mut faces = Vec::new();
         if small < self.config.detection_size {
-            let mut faces = self.detector.detect(image, small)?;
-            if !faces.is_empty() {
-                self.rank(&mut faces, image);
-                return Ok(faces);
-            }
+            faces = self.detector.detect(image, small)?;
+            self.rank(&mut faces, image);
         }
-        let size = self.config.detection_size;
-        let faces = self.detect_at(image, size)?;
-        if !faces.is_empty() || !self.config.turned_faces {
+        if faces.is_empty() {
+            faces = self.detect_at(image, self.config.detection_size)?;
+        }
+        let main_score = faces.first().map(|f| f.score);
+        if !self.config.turned_faces
+            || main_score.is_some_and(|s| s >= detect::turned::DOUBTFUL_SCORE)
+        {
             return Ok(faces);
         }
-        let mut faces = detect::turned::detect_turned(self.detector.as_mut(), image, small)?;
-        self.rank(&mut faces, image);
-        Ok(faces)
+        let beat = main_score.map_or(0.0, |s| s + detect::turned::TURNED_MARGIN);
+        let mut turned = detect::turned::detect_turned(self.detector.as_mut(), image, small, beat)?;
+        if turned.is_empty() {
+            return Ok(faces);
+        }
+        self.rank(&mut turned, image);
+        Ok(turned)
     }
 
     fn detect_at(

@@ -1,7 +1,8 @@
 //! Faces turned in the image plane: a photo taken sideways or upside down, or a head
-//! tilted far over. When the upright image shows no face, turned copies are searched and
-//! what they find is mapped back onto the original, where alignment (a similarity from the
-//! five landmarks) undoes the turn.
+//! tilted far over. When the upright image shows no face, or one the detector doubts (it
+//! finds upside-down faces but places their landmarks as if upright, with a lower score),
+//! turned copies are searched and what they find is mapped back onto the original, where
+//! alignment (a similarity from the five landmarks) undoes the turn.
 
 use facegate_core::{BoundingBox, FaceDetection, Landmarks5, Point};
 use image::RgbImage;
@@ -18,12 +19,24 @@ pub const TURNS: [f64; 5] = [90.0, -90.0, 180.0, 45.0, -45.0];
 /// and it bounds the cost of each turn whatever the photo's size.
 const SEARCHED_SIDE: u32 = 640;
 
-/// The faces of the first turn of [`TURNS`] that shows any, in the original's
-/// coordinates; none when no turn does.
+/// Below this detector score an upright search's main face may be a turned one that the
+/// detector took for upright (its landmarks placed as if it were): turned copies are
+/// searched too. Upright LFW faces score 0.67-0.84 with SCRFD, faces turned by 90 or 180
+/// degrees 0.50-0.78.
+pub const DOUBTFUL_SCORE: f32 = 0.72;
+
+/// How much more a turned copy's best face must score than a doubtful upright one to be
+/// taken instead: a face shown upright scores about 0.15 more than its turned self, and
+/// an upright face's own turned copies score less than it.
+pub const TURNED_MARGIN: f32 = 0.1;
+
+/// The faces of the turn of [`TURNS`] whose best face scores highest, above `beat`, in the
+/// original's coordinates; none when no turn beats it.
 pub fn detect_turned(
     detector: &mut dyn Detector,
     image: &RgbImage,
     input: u32,
+    beat: f32,
 ) -> Result<Vec<FaceDetection>, VisionError> {
     let longest = image.width().max(image.height());
     let (small, shrink) = if longest > SEARCHED_SIDE {
@@ -39,25 +52,32 @@ pub fn detect_turned(
     } else {
         (image.clone(), 1.0)
     };
+    let mut best: Option<(f32, Vec<FaceDetection>, Similarity)> = None;
     for degrees in TURNS {
         let (turn, width, height) = turn_about_centre(&small, degrees);
         let Some(turned) = warp(&small, &turn, width, height) else {
             continue;
         };
         let faces = detector.detect(&turned, input)?;
-        if faces.is_empty() {
-            continue;
+        let top = faces
+            .iter()
+            .map(|f| f.score)
+            .fold(f32::NEG_INFINITY, f32::max);
+        if top > best.as_ref().map_or(beat, |(score, ..)| *score) {
+            best = Some((top, faces, turn));
         }
-        let Some(back) = turn.inverse() else {
-            continue;
-        };
-        let to_original = |p: Point| {
-            let (x, y) = back.apply(f64::from(p.x), f64::from(p.y));
-            Point::new((x * shrink) as f32, (y * shrink) as f32)
-        };
-        return Ok(faces.into_iter().map(|f| mapped(&f, to_original)).collect());
     }
-    Ok(Vec::new())
+    let Some((_, faces, turn)) = best else {
+        return Ok(Vec::new());
+    };
+    let Some(back) = turn.inverse() else {
+        return Ok(Vec::new());
+    };
+    let to_original = |p: Point| {
+        let (x, y) = back.apply(f64::from(p.x), f64::from(p.y));
+        Point::new((x * shrink) as f32, (y * shrink) as f32)
+    };
+    Ok(faces.into_iter().map(|f| mapped(&f, to_original)).collect())
 }
 
 /// The rotation by `degrees` about the image's centre onto a canvas that holds the whole
