@@ -8,7 +8,8 @@
 use std::path::Path;
 
 use facegate_core::similarity::cosine;
-use facegate_vision::align::{Similarity, warp};
+use facegate_vision::align::warp;
+use facegate_vision::detect::turned::turn_about_centre;
 use facegate_vision::embed::EmbedderSpec;
 use facegate_vision::{Pipeline, VisionConfig, testing};
 use image::RgbImage;
@@ -43,19 +44,8 @@ fn turned(image: &RgbImage, degrees: f64) -> RgbImage {
         180 => image::imageops::rotate180(image),
         270 => image::imageops::rotate270(image),
         _ => {
-            let (w, h) = (f64::from(image.width()), f64::from(image.height()));
-            let (sin, cos) = degrees.to_radians().sin_cos();
-            let side = (w * cos.abs() + h * sin.abs()).ceil();
-            let mut turn = Similarity {
-                a: cos,
-                b: sin,
-                tx: 0.0,
-                ty: 0.0,
-            };
-            let (cx, cy) = turn.apply(w / 2.0, h / 2.0);
-            turn.tx = side / 2.0 - cx;
-            turn.ty = side / 2.0 - cy;
-            warp(image, &turn, side as u32, side as u32).unwrap()
+            let (turn, width, height) = turn_about_centre(image, degrees);
+            warp(image, &turn, width, height).unwrap()
         }
     }
 }

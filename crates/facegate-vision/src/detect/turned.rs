@@ -82,7 +82,7 @@ pub fn detect_turned(
 
 /// The rotation by `degrees` about the image's centre onto a canvas that holds the whole
 /// turned image, and the canvas's size.
-fn turn_about_centre(image: &RgbImage, degrees: f64) -> (Similarity, u32, u32) {
+pub fn turn_about_centre(image: &RgbImage, degrees: f64) -> (Similarity, u32, u32) {
     let (w, h) = (f64::from(image.width()), f64::from(image.height()));
     let (sin, cos) = degrees.to_radians().sin_cos();
     let (width, height) = (
