@@ -70,6 +70,10 @@ pub enum ErrorCode {
     StepUpRequired,
     /// The selfie does not match the account's verified face.
     FaceMismatch,
+    /// A new reference's face matches another subject: a mislabelled or duplicate photo.
+    DuplicateIdentity,
+    /// A new reference's face matches none of its subject's references.
+    ReferenceMismatch,
     /// The resource already exists (for example a username that is taken), or a
     /// single-use resource was used already.
     Conflict,
@@ -87,7 +91,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for documentation and exhaustive tests.
-    pub const ALL: [ErrorCode; 29] = [
+    pub const ALL: [ErrorCode; 31] = [
         ErrorCode::ValidationFailed,
         ErrorCode::InvalidImage,
         ErrorCode::UnsupportedFormat,
@@ -111,6 +115,8 @@ impl ErrorCode {
         ErrorCode::NotVerified,
         ErrorCode::StepUpRequired,
         ErrorCode::FaceMismatch,
+        ErrorCode::DuplicateIdentity,
+        ErrorCode::ReferenceMismatch,
         ErrorCode::Conflict,
         ErrorCode::SessionExpired,
         ErrorCode::RateLimited,
@@ -145,6 +151,8 @@ impl ErrorCode {
             ErrorCode::NotVerified => "not_verified",
             ErrorCode::StepUpRequired => "step_up_required",
             ErrorCode::FaceMismatch => "face_mismatch",
+            ErrorCode::DuplicateIdentity => "duplicate_identity",
+            ErrorCode::ReferenceMismatch => "reference_mismatch",
             ErrorCode::Conflict => "conflict",
             ErrorCode::SessionExpired => "session_expired",
             ErrorCode::RateLimited => "rate_limited",
@@ -171,6 +179,8 @@ impl ErrorCode {
             | ErrorCode::SpoofSuspected
             | ErrorCode::InsufficientContext
             | ErrorCode::NotFound
+            | ErrorCode::DuplicateIdentity
+            | ErrorCode::ReferenceMismatch
             | ErrorCode::Conflict
             | ErrorCode::SessionExpired
             | ErrorCode::RateLimited => ErrorType::InvalidRequest,
@@ -199,7 +209,8 @@ impl ErrorCode {
             | ErrorCode::ImageTooSmall
             | ErrorCode::EmbeddingModelMismatch
             | ErrorCode::SpoofSuspected
-            | ErrorCode::InsufficientContext => 422,
+            | ErrorCode::InsufficientContext
+            | ErrorCode::ReferenceMismatch => 422,
             ErrorCode::UnsupportedFormat => 415,
             ErrorCode::ImageTooLarge | ErrorCode::BodyTooLarge => 413,
             ErrorCode::RequestTimeout => 408,
@@ -213,7 +224,7 @@ impl ErrorCode {
             | ErrorCode::NotVerified
             | ErrorCode::StepUpRequired
             | ErrorCode::FaceMismatch => 403,
-            ErrorCode::Conflict => 409,
+            ErrorCode::Conflict | ErrorCode::DuplicateIdentity => 409,
             ErrorCode::SessionExpired => 410,
             ErrorCode::RateLimited | ErrorCode::Overloaded => 429,
             ErrorCode::ModelUnavailable => 503,

@@ -20,6 +20,7 @@ pub mod cached;
 pub mod challenge;
 #[cfg(feature = "testing")]
 pub mod conformance;
+pub mod enrollment_checks;
 pub mod error;
 pub mod face;
 pub mod failure;

@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+use crate::enrollment_checks::{EnrollmentChecks, failed_checks};
 use crate::error::ErrorCode;
 use crate::face::{Embedding, FaceDetection};
 use crate::failure::{Failure, Result};
@@ -31,12 +32,21 @@ pub struct Policy {
     pub min_enroll_quality: f32,
     /// Enrollment refuses images whose main face fails the liveness check.
     pub enrollment_liveness: bool,
+    /// What enrollment does with a face that matches another subject or none of its own.
+    pub enrollment_checks: EnrollmentChecks,
     /// Liveness scores at or above this are "live".
     pub liveness_threshold: f32,
     /// Largest `limit` a search or identification may ask for.
     pub max_results: usize,
     /// Most photos one batch may index.
     pub max_batch_photos: usize,
+}
+
+/// A stored reference, and the checks it failed under the `warn` policy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Enrolled {
+    pub reference: Reference,
+    pub warnings: Vec<Failure>,
 }
 
 /// What one side of a 1:1 comparison is.
@@ -340,7 +350,7 @@ impl FaceService {
         subject: &str,
         image: Vec<u8>,
         face_index: Option<usize>,
-    ) -> Result<Reference> {
+    ) -> Result<Enrolled> {
         validate_id("subject", subject)?;
         if self.policy.enrollment_liveness {
             self.ensure_live(&image, face_index).await?;
@@ -379,6 +389,22 @@ impl FaceService {
                 ),
             ));
         }
+        let warnings = match self.policy.enrollment_checks {
+            EnrollmentChecks::Allow => Vec::new(),
+            checks => {
+                let mut failed = failed_checks(
+                    self.references.as_ref(),
+                    subject,
+                    &face.embedding,
+                    self.policy.threshold,
+                )
+                .await?;
+                if checks == EnrollmentChecks::Refuse && !failed.is_empty() {
+                    return Err(failed.swap_remove(0));
+                }
+                failed
+            }
+        };
         let mut reference = Reference {
             id: uuid::Uuid::new_v4().to_string(),
             subject: subject.to_owned(),
@@ -390,7 +416,10 @@ impl FaceService {
         };
         self.references.insert_reference(&reference).await?;
         reference.crop = None;
-        Ok(reference)
+        Ok(Enrolled {
+            reference,
+            warnings,
+        })
     }
 
     pub async fn reference(&self, id: &str) -> Result<Reference> {

@@ -8,6 +8,7 @@ use anyhow::Context as _;
 use facegate_cache::RedisOptions;
 use facegate_core::Policy;
 use facegate_core::account::Scope;
+use facegate_core::enrollment_checks::EnrollmentChecks;
 use facegate_http::HttpConfig;
 use facegate_queue::KafkaSettings;
 use facegate_vision::VisionConfig;
@@ -60,6 +61,10 @@ pub struct PolicySettings {
     /// Enrollment refuses images whose face fails the liveness check (`liveness_threshold`);
     /// off by default, since reference photos are often scans or ID pictures.
     pub enrollment_liveness: bool,
+    /// A new reference whose face matches another subject (`duplicate_identity`) or none
+    /// of its own subject's references (`reference_mismatch`), at `threshold`: `refuse`,
+    /// `warn` (enrolled, with the warning in the answer) or `allow`.
+    pub enrollment_checks: EnrollmentChecks,
     /// Passive liveness scores at or above this count as live. `None` takes the liveness
     /// model's calibrated threshold (docs/LIVENESS.md).
     pub liveness_threshold: Option<f32>,
@@ -87,6 +92,7 @@ impl Default for PolicySettings {
             min_threshold: None,
             min_enroll_quality: 0.2,
             enrollment_liveness: false,
+            enrollment_checks: EnrollmentChecks::default(),
             liveness_threshold: None,
             max_results: 1000,
             max_batch_photos: 100,
@@ -812,6 +818,7 @@ impl Settings {
                 .unwrap_or_else(|| self.embedder().threshold_floor(self.vision.flip_tta)),
             min_enroll_quality: p.min_enroll_quality,
             enrollment_liveness: p.enrollment_liveness,
+            enrollment_checks: p.enrollment_checks,
             liveness_threshold: self.liveness_threshold(None),
             max_results: p.max_results,
             max_batch_photos: p.max_batch_photos,

@@ -62,7 +62,8 @@ fn reference_json(r: &Reference) -> Value {
 #[utoipa::path(post, path = "/api/v1/reference", tag = "enrollment",
     request_body(content = EnrollForm, content_type = "multipart/form-data"),
     responses((status = 201, description = "Enrolled"),
-        (status = 422, description = "No face, several faces or low quality")))]
+        (status = 409, description = "duplicate_identity: the face matches another subject"),
+        (status = 422, description = "No face, several faces, low quality, or reference_mismatch: the face matches none of the subject's references")))]
 pub async fn enroll(
     State(state): State<AppState>,
     mut upload: Upload,
@@ -74,8 +75,17 @@ pub async fn enroll(
         .ok_or_else(|| ApiError::validation("the field `subject` is required"))?
         .to_owned();
     let face_index = upload.parse::<usize>("face_index")?;
-    let reference = state.service.enroll(&subject, image, face_index).await?;
-    Ok((StatusCode::CREATED, Json(reference_json(&reference))))
+    let enrolled = state.service.enroll(&subject, image, face_index).await?;
+    let mut body = reference_json(&enrolled.reference);
+    if !enrolled.warnings.is_empty() {
+        let warnings: Vec<Value> = enrolled
+            .warnings
+            .iter()
+            .map(|w| json!({"code": w.code.as_str(), "message": w.message}))
+            .collect();
+        body["warnings"] = json!(warnings);
+    }
+    Ok((StatusCode::CREATED, Json(body)))
 }
 
 /// One reference.

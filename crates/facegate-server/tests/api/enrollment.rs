@@ -1,5 +1,6 @@
 //! Enrollment, 1:N identification and 1:1 verification on LFW photos.
 
+use facegate_core::enrollment_checks::EnrollmentChecks;
 use reqwest::StatusCode;
 use reqwest::multipart::Form;
 use serde_json::{Value, json};
@@ -304,4 +305,70 @@ async fn enrollment_refuses_no_face_several_faces_and_no_subject() {
     );
 
     app.stop().await;
+}
+
+/// Enrolls `image` as `subject` and answers the status and body.
+async fn try_enroll(app: &TestApp, subject: &str, image: Vec<u8>) -> (StatusCode, Value) {
+    let form = image_form("file", image).text("subject", subject.to_owned());
+    crate::helpers::read_json(app.post_form("/api/v1/reference", form).await).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enrollment_refuses_mislabelled_and_duplicate_photos() {
+    let Some(fx) = Fixtures::get() else { return };
+    let dir = temp_dir();
+    let app = TestApp::spawn(&settings(&fx.models, dir.path())).await;
+    app.enroll(PERSON, fx.lfw.photo(PERSON, 0)).await;
+
+    // A stranger's photo labelled as PERSON matches none of PERSON's references.
+    let (status, body) = try_enroll(&app, PERSON, fx.lfw.photo(STRANGER, 0)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["code"], "reference_mismatch", "{body}");
+    // PERSON's second photo under a new name matches PERSON: a duplicate identity.
+    let (status, body) = try_enroll(&app, "someone_new", fx.lfw.photo(PERSON, 1)).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"]["code"], "duplicate_identity", "{body}");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains(PERSON),
+        "{body}"
+    );
+    // Nothing refused was stored; a true second photo of PERSON is enrolled.
+    app.enroll(PERSON, fx.lfw.photo(PERSON, 1)).await;
+    let subjects = app.get_ok("/api/v1/subjects").await;
+    let listed: Vec<(&str, u64)> = subjects["subjects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap(),
+                s["references"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(listed, [(PERSON, 2)], "{subjects}");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enrollment_checks_warn_or_allow_by_policy() {
+    let Some(fx) = Fixtures::get() else { return };
+    for (policy, warned) in [
+        (EnrollmentChecks::Warn, true),
+        (EnrollmentChecks::Allow, false),
+    ] {
+        let dir = temp_dir();
+        let mut s = settings(&fx.models, dir.path());
+        s.policy.enrollment_checks = policy;
+        let app = TestApp::spawn(&s).await;
+        app.enroll(PERSON, fx.lfw.photo(PERSON, 0)).await;
+        let body = app.enroll(PERSON, fx.lfw.photo(STRANGER, 0)).await;
+        let codes: Vec<&str> = body["warnings"]
+            .as_array()
+            .map(|w| w.iter().map(|w| w["code"].as_str().unwrap()).collect())
+            .unwrap_or_default();
+        let expected: &[&str] = if warned { &["reference_mismatch"] } else { &[] };
+        assert_eq!(codes, expected, "{policy:?}: {body}");
+        app.stop().await;
+    }
 }
