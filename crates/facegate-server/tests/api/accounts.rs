@@ -34,6 +34,11 @@ impl UserSession<'_> {
             .bearer_auth(&self.token)
     }
 
+    /// POSTs `body` as JSON with the user's token.
+    pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.post(path).json(body).send().await.unwrap()
+    }
+
     pub fn post(&self, path: &str) -> reqwest::RequestBuilder {
         bare_client()
             .post(self.app.url(path))
@@ -126,12 +131,7 @@ pub async fn token(app: &TestApp, body: &Value) -> Value {
 /// accepted with the user's, and the report of both.
 async fn transact_with_step_up(alice: &UserSession<'_>, fx: &Fixtures, small: &Value) {
     let created = expect_json(
-        alice
-            .post("/api/v1/transactions")
-            .json(small)
-            .send()
-            .await
-            .unwrap(),
+        alice.post_json("/api/v1/transactions", small).await,
         StatusCode::CREATED,
     )
     .await;
@@ -154,34 +154,26 @@ async fn transact_with_step_up(alice: &UserSession<'_>, fx: &Fixtures, small: &V
         body
     };
     expect_error(
-        alice
-            .post("/api/v1/transactions")
-            .json(&big(None))
-            .send()
-            .await
-            .unwrap(),
+        alice.post_json("/api/v1/transactions", &big(None)).await,
         StatusCode::FORBIDDEN,
         "step_up_required",
     )
     .await;
     expect_error(
         alice
-            .post("/api/v1/transactions")
-            .json(&big(Some(fx.lfw.photo(STRANGER, 0))))
-            .send()
-            .await
-            .unwrap(),
+            .post_json(
+                "/api/v1/transactions",
+                &big(Some(fx.lfw.photo(STRANGER, 0))),
+            )
+            .await,
         StatusCode::FORBIDDEN,
         "face_mismatch",
     )
     .await;
     let stepped = expect_json(
         alice
-            .post("/api/v1/transactions")
-            .json(&big(Some(fx.lfw.photo(PERSON, 2))))
-            .send()
-            .await
-            .unwrap(),
+            .post_json("/api/v1/transactions", &big(Some(fx.lfw.photo(PERSON, 2))))
+            .await,
         StatusCode::CREATED,
     )
     .await;
@@ -189,11 +181,11 @@ async fn transact_with_step_up(alice: &UserSession<'_>, fx: &Fixtures, small: &V
 
     let report = expect_json(
         alice
-            .post("/api/v1/transactions/report")
-            .json(&json!({"from": "2020-01-01T00:00:00Z"}))
-            .send()
-            .await
-            .unwrap(),
+            .post_json(
+                "/api/v1/transactions/report",
+                &json!({"from": "2020-01-01T00:00:00Z"}),
+            )
+            .await,
         StatusCode::OK,
     )
     .await;
@@ -213,11 +205,11 @@ async fn transact_with_step_up(alice: &UserSession<'_>, fx: &Fixtures, small: &V
     // A range that ends before them holds none.
     let empty = expect_json(
         alice
-            .post("/api/v1/transactions/report")
-            .json(&json!({"from": 0, "to": created["created_at"]}))
-            .send()
-            .await
-            .unwrap(),
+            .post_json(
+                "/api/v1/transactions/report",
+                &json!({"from": 0, "to": created["created_at"]}),
+            )
+            .await,
         StatusCode::OK,
     )
     .await;
@@ -248,12 +240,7 @@ async fn a_user_registers_verifies_their_face_and_makes_transactions() {
     // Unverified users cannot transact.
     let small = json!({"amount": "25.00", "currency": "eur", "description": "coffee beans"});
     expect_error(
-        alice
-            .post("/api/v1/transactions")
-            .json(&small)
-            .send()
-            .await
-            .unwrap(),
+        alice.post_json("/api/v1/transactions", &small).await,
         StatusCode::FORBIDDEN,
         "not_verified",
     )
@@ -294,11 +281,8 @@ async fn a_user_registers_verifies_their_face_and_makes_transactions() {
     // Another user sees none of it.
     let bob = sign_up(&app, "bob").await;
     let bobs = expect_json(
-        bob.post("/api/v1/transactions/report")
-            .json(&json!({}))
-            .send()
-            .await
-            .unwrap(),
+        bob.post_json("/api/v1/transactions/report", &json!({}))
+            .await,
         StatusCode::OK,
     )
     .await;

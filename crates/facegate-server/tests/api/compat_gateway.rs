@@ -77,22 +77,19 @@ async fn gateway_paths_work_as_documented() {
 
     let created = expect_json(
         grace
-            .post("/api/transaction-service/create/")
-            .json(&json!({"amount": "12.50", "currency": "EUR", "description": "lunch"}))
-            .send()
-            .await
-            .unwrap(),
+            .post_json(
+                "/api/transaction-service/create/",
+                &json!({"amount": "12.50", "currency": "EUR", "description": "lunch"}),
+            )
+            .await,
         StatusCode::CREATED,
     )
     .await;
     assert_eq!(created["amount_cents"], 1250, "{created}");
     let report = expect_json(
         grace
-            .post("/api/transaction-service/report/")
-            .json(&json!({}))
-            .send()
-            .await
-            .unwrap(),
+            .post_json("/api/transaction-service/report/", &json!({}))
+            .await,
         StatusCode::OK,
     )
     .await;
