@@ -4,6 +4,8 @@
 //! turned copies are searched and what they find is mapped back onto the original, where
 //! alignment (a similarity from the five landmarks) undoes the turn.
 
+use std::borrow::Cow;
+
 use facegate_core::{BoundingBox, FaceDetection, Landmarks5, Point};
 use image::RgbImage;
 
@@ -46,11 +48,11 @@ pub fn detect_turned(
             (f64::from(image.height()) * s).round().max(1.0) as u32,
         );
         (
-            imgproc::resize(image, w, h, imgproc::Interpolation::Area),
+            Cow::Owned(imgproc::resize(image, w, h, imgproc::Interpolation::Area)),
             f64::from(image.width()) / f64::from(w),
         )
     } else {
-        (image.clone(), 1.0)
+        (Cow::Borrowed(image), 1.0)
     };
     let mut best: Option<(f32, Vec<FaceDetection>, Similarity)> = None;
     for degrees in TURNS {
