@@ -138,15 +138,6 @@ impl AccountService {
         self
     }
 
-    /// Whether a credential is one of this service's API keys by its shape or one of the
-    /// configuration's keys (tokens are neither).
-    pub fn is_api_key(&self, secret: &str) -> bool {
-        has_key_prefix(secret)
-            || self
-                .static_keys
-                .contains_key(&self.ports.credentials.digest(secret))
-    }
-
     /// Also refuses `username` at self-registration (the bootstrap admin account's name).
     #[must_use]
     pub fn reserving(mut self, username: &str) -> Self {
@@ -366,8 +357,25 @@ impl AccountService {
 
     /// The caller behind an API key; unknown and revoked keys get the same answer.
     pub async fn authenticate_key(&self, secret: &str) -> Result<Principal> {
-        let digest = self.ports.credentials.digest(secret);
-        if let Some(i) = self.static_keys.get(&digest) {
+        self.authenticate_digest(&self.ports.credentials.digest(secret))
+            .await
+    }
+
+    /// The caller behind a bearer credential: an API key (by its prefix, or one of the
+    /// configuration's keys; the recognition backend's clients send keys this way), else
+    /// an access token.
+    pub async fn authenticate_bearer(&self, credential: &str) -> Result<Principal> {
+        let digest = self.ports.credentials.digest(credential);
+        if has_key_prefix(credential) || self.static_keys.contains_key(&digest) {
+            self.authenticate_digest(&digest).await
+        } else {
+            self.authenticate_token(credential).await
+        }
+    }
+
+    /// The caller behind the API key with this digest.
+    async fn authenticate_digest(&self, digest: &str) -> Result<Principal> {
+        if let Some(i) = self.static_keys.get(digest) {
             return Ok(Principal {
                 scopes: self.static_key_scopes.clone(),
                 kind: PrincipalKind::ApiKey {
@@ -376,7 +384,7 @@ impl AccountService {
                 },
             });
         }
-        match self.ports.keys.api_key_by_digest(&digest).await? {
+        match self.ports.keys.api_key_by_digest(digest).await? {
             Some(key) if key.revoked_at.is_none() => Ok(Principal {
                 scopes: key.scopes,
                 kind: PrincipalKind::ApiKey {

@@ -159,11 +159,7 @@ async fn resolve(state: &AppState, headers: &HeaderMap) -> Result<Option<Princip
         return Ok(Some(state.accounts.authenticate_key(key.trim()).await?));
     }
     match bearer(headers)? {
-        // The recognition backend's clients send their API key as a bearer token.
-        Some(key) if state.accounts.is_api_key(key) => {
-            Ok(Some(state.accounts.authenticate_key(key).await?))
-        }
-        Some(token) => Ok(Some(state.accounts.authenticate_token(token).await?)),
+        Some(credential) => Ok(Some(state.accounts.authenticate_bearer(credential).await?)),
         None => Ok(None),
     }
 }
