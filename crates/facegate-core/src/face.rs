@@ -56,25 +56,12 @@ impl BoundingBox {
         let union = self.area() + other.area() - inter;
         if union <= 0.0 { 0.0 } else { inter / union }
     }
-
-    /// The same box moved by `(dx, dy)`.
-    #[must_use]
-    pub fn translated(&self, dx: f32, dy: f32) -> Self {
-        Self::new(self.x1 + dx, self.y1 + dy, self.x2 + dx, self.y2 + dy)
-    }
 }
 
 /// The five facial landmarks used for alignment, in this order: left eye, right eye
 /// (as seen in the image), nose tip, left mouth corner, right mouth corner.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
 pub struct Landmarks5(pub [Point; 5]);
-
-impl Landmarks5 {
-    #[must_use]
-    pub fn translated(&self, dx: f32, dy: f32) -> Self {
-        Self(self.0.map(|p| Point::new(p.x + dx, p.y + dy)))
-    }
-}
 
 /// One detected face.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -83,6 +70,23 @@ pub struct FaceDetection {
     /// Detector confidence in 0..1.
     pub score: f32,
     pub landmarks: Landmarks5,
+}
+
+impl FaceDetection {
+    /// The same face in coordinates where every point `p` becomes `p * scale + (dx, dy)`.
+    #[must_use]
+    pub fn mapped(&self, scale: f32, dx: f32, dy: f32) -> Self {
+        let map = |p: Point| Point::new(p.x * scale + dx, p.y * scale + dy);
+        let (a, b) = (
+            map(Point::new(self.bbox.x1, self.bbox.y1)),
+            map(Point::new(self.bbox.x2, self.bbox.y2)),
+        );
+        Self {
+            bbox: BoundingBox::new(a.x, a.y, b.x, b.y),
+            score: self.score,
+            landmarks: Landmarks5(self.landmarks.0.map(map)),
+        }
+    }
 }
 
 /// Identifies the model (and its version) that produced an embedding. Embeddings of

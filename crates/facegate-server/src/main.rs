@@ -42,8 +42,9 @@ enum Command {
     EvalPad(cli::eval_pad::Args),
     /// Measure per-stage latency and throughput.
     Bench(cli::bench::Args),
-    /// Measure how many strongly turned faces the open pack detects.
-    Recall(cli::recall::Args),
+    /// Measure detection recall: turned faces, and every face of large group photos.
+    #[command(subcommand)]
+    Recall(cli::recall::Command),
     /// Print the OpenAPI document of the HTTP API.
     Openapi,
     /// List the model files, their licences and whether they are installed intact.

@@ -628,6 +628,10 @@ impl Settings {
             v.limits.min_side >= 1 && v.limits.min_side <= v.limits.max_side,
             "vision.limits: min_side must be between 1 and max_side"
         );
+        anyhow::ensure!(
+            (8..=1000).contains(&v.group_photos.min_face) && v.group_photos.max_tiles >= 1,
+            "vision.group_photos: min_face must be 8..=1000 pixels and max_tiles at least 1"
+        );
         if let Some(model) = v.embedding {
             anyhow::ensure!(
                 model.pack() == v.pack,

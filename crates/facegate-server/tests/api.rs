@@ -19,6 +19,8 @@ mod compat_recognition;
 mod enrollment;
 #[path = "api/errors.rs"]
 mod errors;
+#[path = "api/group_photos.rs"]
+mod group_photos;
 #[path = "api/hardening.rs"]
 mod hardening;
 #[path = "api/health.rs"]

@@ -115,6 +115,31 @@ impl Default for ImageLimits {
     }
 }
 
+/// How photos are searched for every face (`vision.group_photos`): indexing, `detect` and
+/// `analyze`, in tiles at several scales ([`crate::detect::tiled`]). The main-face path
+/// (verify, search selfies) never tiles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GroupPhotos {
+    /// Search photos larger than the detector input in tiles at several scales.
+    pub tiled: bool,
+    /// Smallest face, in pixels of the original photo, the tiles aim to find.
+    pub min_face: u32,
+    /// Most detector runs per photo; past it the finest level is made coarser (and the
+    /// smallest face found larger) until the photo fits.
+    pub max_tiles: u32,
+}
+
+impl Default for GroupPhotos {
+    fn default() -> Self {
+        Self {
+            tiled: true,
+            min_face: 20,
+            max_tiles: 160,
+        }
+    }
+}
+
 /// Settings of the face pipeline and its inference threads.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -145,6 +170,8 @@ pub struct VisionConfig {
     /// 90, -90, 180, 45 and -45 degrees (a photo taken sideways or upside down, a head
     /// tilted far over); see [`crate::detect::turned`].
     pub turned_faces: bool,
+    /// How operations on every face of a photo find small ones.
+    pub group_photos: GroupPhotos,
     /// Inference threads, each with its own copy of the model sessions.
     pub workers: usize,
     /// ONNX Runtime intra-op threads per session.
@@ -167,6 +194,7 @@ struct PipelineOutputs {
     detection_threshold: Option<f32>,
     detector_fallback: bool,
     turned_faces: bool,
+    group_photos: GroupPhotos,
 }
 
 impl VisionConfig {
@@ -178,7 +206,7 @@ impl VisionConfig {
 
     /// 12 hex digits that change whenever a setting that changes which faces are found
     /// or what they embed to changes (pack, model, landmarks, main face, flip, detector
-    /// sizes, threshold, fallback and turned faces), and only then: threads, queues, limits and the
+    /// sizes, threshold, fallback, turned faces and group photos), and only then: threads, queues, limits and the
     /// models folder leave it as it is. Caches of detections and embeddings key by it.
     pub fn pipeline_fingerprint(&self) -> String {
         let outputs = PipelineOutputs {
@@ -192,6 +220,7 @@ impl VisionConfig {
             detection_threshold: self.detection_threshold,
             detector_fallback: self.detector_fallback,
             turned_faces: self.turned_faces,
+            group_photos: self.group_photos,
         };
         let text = toml::to_string(&outputs).expect("plain values always serialize");
         hex::encode(&Sha256::digest(text.as_bytes())[..6])
@@ -212,6 +241,7 @@ impl Default for VisionConfig {
             detection_threshold: None,
             detector_fallback: true,
             turned_faces: true,
+            group_photos: GroupPhotos::default(),
             workers: 2,
             intra_threads: 1,
             queue_capacity: 64,
@@ -240,11 +270,12 @@ mod tests {
         };
         assert_eq!(same_output.pipeline_fingerprint(), fingerprint);
 
-        let changes: [fn(&mut VisionConfig); 4] = [
+        let changes: [fn(&mut VisionConfig); 5] = [
             |c| c.detection_threshold = Some(0.7),
             |c| c.flip_tta = true,
             |c| c.main_face_detection_size = 640,
             |c| c.detector_fallback = false,
+            |c| c.group_photos.min_face = 32,
         ];
         for change in changes {
             let mut changed = VisionConfig::default();

@@ -23,7 +23,9 @@ pub mod symmetry;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
-pub use config::{EmbeddingModel, ImageLimits, LandmarkSource, MainFace, Pack, VisionConfig};
+pub use config::{
+    EmbeddingModel, GroupPhotos, ImageLimits, LandmarkSource, MainFace, Pack, VisionConfig,
+};
 pub use engine::Engine;
 pub use error::VisionError;
 pub use pipeline::{EmbeddedFace, MainFaceEmbedding, Pipeline};

@@ -122,10 +122,20 @@ impl Pipeline {
         image
     }
 
-    /// Every face, the main one first (by the configured rule).
+    /// Every face, the main one first (by the configured rule); large photos are searched
+    /// in tiles ([`detect::tiled`]) so that small faces are found too.
     pub fn detect(&mut self, image: &RgbImage) -> Result<Vec<FaceDetection>, VisionError> {
         let size = self.config.detection_size;
-        self.timed(Stage::Detect, |p| p.detect_at(image, size))
+        self.timed(Stage::Detect, |p| {
+            let mut faces = detect::tiled::detect_all(
+                p.detector.as_mut(),
+                image,
+                size,
+                &p.config.group_photos,
+            )?;
+            p.rank(&mut faces, image);
+            Ok(faces)
+        })
     }
 
     /// Faces for an operation on the main face: a fast pass at the smaller

@@ -5,6 +5,7 @@
 //! [`EvalReport::from_scores`], then [`EvalReport::summary`], JSON via serde, and
 //! [`write_roc_png`] with [`EvalReport::roc`].
 
+pub mod composite;
 pub mod folders;
 pub mod metrics;
 pub mod pad;

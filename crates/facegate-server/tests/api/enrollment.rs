@@ -179,22 +179,13 @@ async fn enroll_identify_and_verify_a_person() {
     app.stop().await;
 }
 
-async fn detect(app: &TestApp, image: Vec<u8>) -> Value {
-    expect_json(
-        app.post_form("/api/v1/detect", image_form("file", image))
-            .await,
-        StatusCode::OK,
-    )
-    .await
-}
-
 /// A group shot is refused without face_index and enrolled with face_index = 1; an index
 /// out of range is refused.
 async fn assert_group_shot_needs_face_index(app: &TestApp, lfw: &Lfw) {
     let mut group = None;
     for person in GROUP_SHOTS {
         let bytes = lfw.photo(person, 0);
-        let detected = detect(app, bytes.clone()).await;
+        let detected = app.detect(bytes.clone()).await;
         if detected["face_count"].as_u64().unwrap() >= 2 {
             group = Some((person, bytes, detected));
             break;
@@ -244,7 +235,7 @@ async fn assert_group_shot_needs_face_index(app: &TestApp, lfw: &Lfw) {
 /// A tiny face in the background is refused for its quality.
 async fn assert_tiny_face_is_low_quality(app: &TestApp, lfw: &Lfw) {
     let tiny = lfw.photo(TINY_FACE.0, 0);
-    let detected = detect(app, tiny.clone()).await;
+    let detected = app.detect(tiny.clone()).await;
     let bbox = &detected["faces"][TINY_FACE.1]["bbox"];
     let width = bbox["x2"].as_f64().unwrap() - bbox["x1"].as_f64().unwrap();
     assert!(width < 24.0, "face {} is tiny: {detected}", TINY_FACE.1);

@@ -275,6 +275,16 @@ impl TestApp {
         expect_json(self.get(path).await, StatusCode::OK).await
     }
 
+    /// Every face of `image` (`POST /detect`); must answer 200.
+    pub async fn detect(&self, image: Vec<u8>) -> Value {
+        expect_json(
+            self.post_form("/api/v1/detect", image_form("file", image))
+                .await,
+            StatusCode::OK,
+        )
+        .await
+    }
+
     /// Enrolls `image` for `subject`; must answer 201.
     pub async fn enroll(&self, subject: &str, image: Vec<u8>) -> Value {
         let form = image_form("file", image).text("subject", subject.to_owned());

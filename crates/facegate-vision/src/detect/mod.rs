@@ -5,6 +5,7 @@ pub mod nms;
 pub mod onet;
 pub mod rfb;
 pub mod scrfd;
+pub mod tiled;
 pub mod turned;
 
 use facegate_core::{FaceDetection, Point};
@@ -18,6 +19,10 @@ use crate::imgproc;
 pub trait Detector: Send {
     /// `input` is the side of the square network input, for detectors that take any size.
     fn detect(&mut self, image: &RgbImage, input: u32) -> Result<Vec<FaceDetection>, VisionError>;
+
+    /// Width and height of the network input that [`Detector::detect`] resizes to for a
+    /// requested `input` side.
+    fn input_dims(&self, input: u32) -> (u32, u32);
 
     /// A second detector for images where [`Detector::detect`] found nothing, also on the
     /// padded copy; none by default.
@@ -44,11 +49,7 @@ pub fn detect_with_pad_retry(
     let faces: Vec<FaceDetection> = detector
         .detect(&padded, input)?
         .into_iter()
-        .map(|f| FaceDetection {
-            bbox: f.bbox.translated(shift, shift),
-            landmarks: f.landmarks.translated(shift, shift),
-            score: f.score,
-        })
+        .map(|f| f.mapped(1.0, shift, shift))
         .collect();
     if faces.is_empty() {
         detector.fallback(image)

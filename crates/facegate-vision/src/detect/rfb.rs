@@ -146,6 +146,11 @@ impl Detector for RfbDetector {
         }
         Ok(faces)
     }
+
+    /// Always 320x240.
+    fn input_dims(&self, _input: u32) -> (u32, u32) {
+        (WIDTH, HEIGHT)
+    }
 }
 
 /// A square of side = box height centred on the box, clipped to the image.

@@ -41,7 +41,7 @@ impl Scrfd {
 
 impl Detector for Scrfd {
     fn detect(&mut self, image: &RgbImage, input: u32) -> Result<Vec<FaceDetection>, VisionError> {
-        let input = (input / 32).max(1) * 32;
+        let (input, _) = self.input_dims(input);
         let (w, h) = image.dimensions();
         let (new_w, new_h) = if h > w {
             (
@@ -66,17 +66,13 @@ impl Detector for Scrfd {
         let faces = decode(&outputs, self.threshold, input)?;
         Ok(nms(faces, NMS_IOU)
             .into_iter()
-            .map(|f| scale_face(f, 1.0 / scale))
+            .map(|f| f.mapped(1.0 / scale, 0.0, 0.0))
             .collect())
     }
-}
 
-fn scale_face(f: FaceDetection, s: f32) -> FaceDetection {
-    let b = f.bbox;
-    FaceDetection {
-        bbox: BoundingBox::new(b.x1 * s, b.y1 * s, b.x2 * s, b.y2 * s),
-        landmarks: Landmarks5(f.landmarks.0.map(|p| Point::new(p.x * s, p.y * s))),
-        score: f.score,
+    fn input_dims(&self, input: u32) -> (u32, u32) {
+        let side = (input / 32).max(1) * 32;
+        (side, side)
     }
 }
 

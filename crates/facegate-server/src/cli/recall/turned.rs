@@ -1,4 +1,4 @@
-//! `facegate recall`: detection recall on turned faces.
+//! `facegate recall turned`: detection recall on turned faces.
 //!
 //! No labelled pose set ships with the datasets, so one is made: the `insightface` pack's
 //! SCRFD (trained on WIDER FACE, which holds many profiles) finds the faces, the analysis
