@@ -125,8 +125,9 @@ pub struct GroupPhotos {
     pub tiled: bool,
     /// Smallest face, in pixels of the original photo, the tiles aim to find.
     pub min_face: u32,
-    /// Most detector runs per photo; past it the finest level is made coarser (and the
-    /// smallest face found larger) until the photo fits.
+    /// Most detector runs per photo, counted in 640x640 inputs (a 320x240 one counts
+    /// 0.19); past it the finest level is made coarser (and the smallest face found
+    /// larger) until the photo fits.
     pub max_tiles: u32,
 }
 

@@ -27,6 +27,10 @@ const OVERLAP: f32 = 0.25;
 /// Overlap of the same face found in two tiles or levels above which one is dropped.
 const MERGE_IOU: f32 = 0.4;
 
+/// Input pixels of the tile `vision.group_photos.max_tiles` counts: 640x640, SCRFD's
+/// input; a smaller input counts as its share of it.
+const UNIT_TILE_PIXELS: f32 = 640.0 * 640.0;
+
 /// A face whose box comes this close (input pixels) to an inner tile edge is taken as cut.
 const EDGE_MARGIN: f32 = 2.0;
 
@@ -78,8 +82,10 @@ fn plan(width: u32, height: u32, dims: (u32, u32), settings: &GroupPhotos) -> Ve
             });
             scale /= 2.0;
         }
-        let runs: usize = levels.iter().map(Level::tiles).sum::<usize>() + 1;
-        if runs <= settings.max_tiles as usize || levels.is_empty() {
+        let runs =
+            (levels.iter().map(Level::tiles).sum::<usize>() + 1) as f32 * tw as f32 * th as f32
+                / UNIT_TILE_PIXELS;
+        if runs <= settings.max_tiles as f32 || levels.is_empty() {
             return levels;
         }
         finest *= 0.8;
@@ -209,6 +215,8 @@ mod tests {
         let runs: usize = levels.iter().map(Level::tiles).sum::<usize>() + 1;
         assert!(runs <= 40, "{runs} runs");
         assert!(levels[0].scale < 0.8);
+        // Smaller inputs count by their area: the open pack's 320x240 keeps the scale.
+        assert_eq!(plan(6000, 4000, (320, 240), &settings)[0].scale, 0.8);
     }
 
     #[test]
