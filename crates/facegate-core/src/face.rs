@@ -48,11 +48,16 @@ impl BoundingBox {
         )
     }
 
-    /// Intersection over union with another box.
-    pub fn iou(&self, other: &BoundingBox) -> f32 {
+    /// The area both boxes cover.
+    pub fn intersection(&self, other: &BoundingBox) -> f32 {
         let w = (self.x2.min(other.x2) - self.x1.max(other.x1)).max(0.0);
         let h = (self.y2.min(other.y2) - self.y1.max(other.y1)).max(0.0);
-        let inter = w * h;
+        w * h
+    }
+
+    /// Intersection over union with another box.
+    pub fn iou(&self, other: &BoundingBox) -> f32 {
+        let inter = self.intersection(other);
         let union = self.area() + other.area() - inter;
         if union <= 0.0 { 0.0 } else { inter / union }
     }

@@ -163,6 +163,10 @@ pub struct VisionConfig {
     /// selfies), where the face is large: a quarter of the pixels, four times faster. When
     /// nothing is found at this size the full `detection_size` runs, then the padded retry.
     pub main_face_detection_size: u32,
+    /// Operations on the main face decode a large JPEG at a reduced DCT scale (1/2, 1/4 or
+    /// 1/8) that keeps its longer side at least this many pixels; 0 decodes every photo
+    /// whole. Boxes are answered in the original photo's pixels either way.
+    pub main_face_decode_side: u32,
     /// Detector confidence threshold; `None` takes the pack's own default.
     pub detection_threshold: Option<f32>,
     /// `open` pack: run the MTCNN cascade when RFB-320 finds no face; recovers turned faces.
@@ -192,6 +196,7 @@ struct PipelineOutputs {
     flip_tta: bool,
     detection_size: u32,
     main_face_detection_size: u32,
+    main_face_decode_side: u32,
     detection_threshold: Option<f32>,
     detector_fallback: bool,
     turned_faces: bool,
@@ -207,7 +212,7 @@ impl VisionConfig {
 
     /// 12 hex digits that change whenever a setting that changes which faces are found
     /// or what they embed to changes (pack, model, landmarks, main face, flip, detector
-    /// sizes, threshold, fallback, turned faces and group photos), and only then: threads, queues, limits and the
+    /// sizes, decode side, threshold, fallback, turned faces and group photos), and only then: threads, queues, limits and the
     /// models folder leave it as it is. Caches of detections and embeddings key by it.
     pub fn pipeline_fingerprint(&self) -> String {
         let outputs = PipelineOutputs {
@@ -218,6 +223,7 @@ impl VisionConfig {
             flip_tta: self.flip_tta,
             detection_size: self.detection_size,
             main_face_detection_size: self.main_face_detection_size,
+            main_face_decode_side: self.main_face_decode_side,
             detection_threshold: self.detection_threshold,
             detector_fallback: self.detector_fallback,
             turned_faces: self.turned_faces,
@@ -239,6 +245,7 @@ impl Default for VisionConfig {
             flip_tta: false,
             detection_size: 640,
             main_face_detection_size: 320,
+            main_face_decode_side: 1600,
             detection_threshold: None,
             detector_fallback: true,
             turned_faces: true,
@@ -271,12 +278,13 @@ mod tests {
         };
         assert_eq!(same_output.pipeline_fingerprint(), fingerprint);
 
-        let changes: [fn(&mut VisionConfig); 5] = [
+        let changes: [fn(&mut VisionConfig); 6] = [
             |c| c.detection_threshold = Some(0.7),
             |c| c.flip_tta = true,
             |c| c.main_face_detection_size = 640,
             |c| c.detector_fallback = false,
             |c| c.group_photos.min_face = 32,
+            |c| c.main_face_decode_side = 0,
         ];
         for change in changes {
             let mut changed = VisionConfig::default();

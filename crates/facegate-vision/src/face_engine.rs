@@ -78,21 +78,17 @@ impl FaceEngine for Engine {
     }
 
     async fn embed_main(&self, image: Vec<u8>) -> Result<(EmbeddedFace, usize)> {
-        let main = self
-            .call(move |p| {
-                let img = p.decode(&image)?;
-                p.embed_main(&img)
-            })
-            .await?;
+        let main = self.call(move |p| p.embed_main_photo(&image)).await?;
         Ok((port_face(main.main), main.face_count))
     }
 
     async fn liveness(&self, image: Vec<u8>) -> Result<(FaceDetection, f32)> {
         Ok(self
             .call(move |p| {
-                let img = p.decode(&image)?;
-                let face = p.main_face(&img)?;
-                Ok((face, p.liveness(&img, &face)?))
+                let decoded = p.decode_main(&image)?;
+                let face = p.main_face(&decoded.image)?;
+                let score = p.liveness(&decoded.image, &face)?;
+                Ok::<_, VisionError>((decoded.original(&face), score))
             })
             .await?)
     }
@@ -100,7 +96,7 @@ impl FaceEngine for Engine {
     async fn challenge_frame(&self, image: Vec<u8>) -> Result<FrameReport> {
         Ok(self
             .call(move |p| {
-                let img = p.decode(&image)?;
+                let img = p.decode_main(&image)?.image;
                 let faces = p.detect_main(&img)?;
                 let Some(main) = faces.first().copied() else {
                     return Ok(FrameReport {
@@ -145,10 +141,13 @@ impl FaceEngine for Engine {
     async fn symmetry(&self, image: Vec<u8>) -> Result<(FaceDetection, Symmetry)> {
         Ok(self
             .call(move |p| {
-                let img = p.decode(&image)?;
-                let face = p.main_face(&img)?;
-                let aligned = Pipeline::align(&img, &face)?;
-                Ok((face, symmetry::measure(&aligned, &face.landmarks)))
+                let decoded = p.decode_main(&image)?;
+                let face = p.main_face(&decoded.image)?;
+                let aligned = Pipeline::align(&decoded.image, &face)?;
+                Ok::<_, VisionError>((
+                    decoded.original(&face),
+                    symmetry::measure(&aligned, &face.landmarks),
+                ))
             })
             .await?)
     }

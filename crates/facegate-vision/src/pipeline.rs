@@ -116,10 +116,27 @@ impl Pipeline {
 
     /// Decodes an upload within the configured limits.
     pub fn decode(&self, bytes: &[u8]) -> Result<RgbImage, VisionError> {
+        self.decoding(|| decode::decode(bytes, &self.config.limits))
+    }
+
+    /// Decodes an upload for an operation on its main face, at a reduced scale when it is
+    /// a large JPEG (`main_face_decode_side`, [`decode::decode_reduced`]).
+    pub fn decode_main(&self, bytes: &[u8]) -> Result<decode::Scaled, VisionError> {
+        self.decoding(|| {
+            decode::decode_reduced(
+                bytes,
+                &self.config.limits,
+                self.config.main_face_decode_side,
+            )
+        })
+    }
+
+    /// Runs `decode` as one run of the decode stage.
+    fn decoding<T>(&self, decode: impl FnOnce() -> T) -> T {
         let started = Instant::now();
-        let image = decode::decode(bytes, &self.config.limits);
+        let out = decode();
         self.metrics.stage(Stage::Decode, started.elapsed());
-        image
+        out
     }
 
     /// Every face, the main one first (by the configured rule); large photos are searched
@@ -276,6 +293,15 @@ impl Pipeline {
             main: embedded,
             face_count: faces.len(),
         })
+    }
+
+    /// [`Pipeline::embed_main`] of an upload, decoded by [`Pipeline::decode_main`], with
+    /// the face in the original photo's pixels.
+    pub fn embed_main_photo(&mut self, bytes: &[u8]) -> Result<MainFaceEmbedding, VisionError> {
+        let decoded = self.decode_main(bytes)?;
+        let mut main = self.embed_main(&decoded.image)?;
+        main.main.face = decoded.original(&main.main.face);
+        Ok(main)
     }
 
     /// Probability in 0..1 that the face is live (not a printed or replayed photo);

@@ -179,10 +179,7 @@ fn throughput(
     let receivers = (0..jobs)
         .map(|i| {
             let bytes = photos[i % 2].clone();
-            engine.submit(move |p| {
-                let image = p.decode(&bytes)?;
-                p.embed_main(&image).map(|_| ())
-            })
+            engine.submit(move |p| p.embed_main_photo(&bytes).map(|_| ()))
         })
         .collect::<Result<Vec<_>, _>>()?;
     for rx in receivers {

@@ -6,7 +6,7 @@ use facegate_vision::pipeline::EmbeddedFace;
 use facegate_vision::{MainFaceEmbedding, Pipeline};
 use serde::Serialize;
 
-use crate::cli::{load_image, print_json};
+use crate::cli::{embed_main_file, print_json};
 use crate::settings::Settings;
 
 #[derive(Debug, clap::Args)]
@@ -27,7 +27,6 @@ struct Output {
 
 pub fn run(settings: &Settings, args: &Args) -> anyhow::Result<()> {
     let mut pipeline = Pipeline::open(&settings.vision)?;
-    let image = load_image(&pipeline, &args.image)?;
     let MainFaceEmbedding {
         main: EmbeddedFace {
             face,
@@ -35,7 +34,7 @@ pub fn run(settings: &Settings, args: &Args) -> anyhow::Result<()> {
             quality,
         },
         face_count,
-    } = pipeline.embed_main(&image)?;
+    } = embed_main_file(&mut pipeline, &args.image)?;
     print_json(&Output {
         model: embedding.model().to_string(),
         dim: embedding.dim(),

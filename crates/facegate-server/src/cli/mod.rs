@@ -97,11 +97,27 @@ pub fn fail(error: &anyhow::Error) -> ExitCode {
 
 /// Reads and decodes an image file within the configured limits.
 pub fn load_image(pipeline: &Pipeline, path: &Path) -> anyhow::Result<RgbImage> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| VisionError::Undecodable(format!("cannot read {}: {e}", path.display())))?;
+    let bytes = read_image_file(path)?;
     pipeline
         .decode(&bytes)
         .map_err(|e| anyhow::Error::new(e).context(path.display().to_string()))
+}
+
+/// The main face of the image file at `path`, embedded as the API's main-face operations
+/// do ([`Pipeline::embed_main_photo`]).
+pub fn embed_main_file(
+    pipeline: &mut Pipeline,
+    path: &Path,
+) -> anyhow::Result<facegate_vision::MainFaceEmbedding> {
+    let bytes = read_image_file(path)?;
+    pipeline
+        .embed_main_photo(&bytes)
+        .map_err(|e| anyhow::Error::new(e).context(path.display().to_string()))
+}
+
+fn read_image_file(path: &Path) -> Result<Vec<u8>, VisionError> {
+    std::fs::read(path)
+        .map_err(|e| VisionError::Undecodable(format!("cannot read {}: {e}", path.display())))
 }
 
 /// Runs `work` on the decoded image of every file under `root`, on all of the engine's

@@ -6,7 +6,7 @@ use facegate_core::{Decision, Threshold, similarity};
 use facegate_vision::Pipeline;
 use serde::Serialize;
 
-use crate::cli::{load_image, print_json};
+use crate::cli::{embed_main_file, print_json};
 use crate::settings::Settings;
 
 #[derive(Debug, clap::Args)]
@@ -29,8 +29,8 @@ struct Output {
 
 pub fn run(settings: &Settings, args: &Args) -> anyhow::Result<()> {
     let mut pipeline = Pipeline::open(&settings.vision)?;
-    let a = pipeline.embed_main(&load_image(&pipeline, &args.image_a)?)?;
-    let b = pipeline.embed_main(&load_image(&pipeline, &args.image_b)?)?;
+    let a = embed_main_file(&mut pipeline, &args.image_a)?;
+    let b = embed_main_file(&mut pipeline, &args.image_b)?;
     let threshold = args.threshold.unwrap_or_else(|| settings.threshold());
     let similarity = similarity::cosine(&a.main.embedding, &b.main.embedding)?;
     print_json(&Output {

@@ -24,6 +24,16 @@ pub trait Detector: Send {
     /// requested `input` side.
     fn input_dims(&self, input: u32) -> (u32, u32);
 
+    /// Of faces found on parts of `image` (tiles) and not on the whole of it, those the
+    /// detector's own second check confirms; all of them by default.
+    fn confirm(
+        &mut self,
+        _image: &RgbImage,
+        faces: Vec<FaceDetection>,
+    ) -> Result<Vec<FaceDetection>, VisionError> {
+        Ok(faces)
+    }
+
     /// A second detector for images where [`Detector::detect`] found nothing, also on the
     /// padded copy; none by default.
     fn fallback(&mut self, _image: &RgbImage) -> Result<Vec<FaceDetection>, VisionError> {

@@ -64,6 +64,21 @@ impl RfbDetector {
         })
     }
 
+    /// The faces whose O-Net face probability reaches [`ONET_CHECK`].
+    fn onet_checked(
+        &mut self,
+        image: &RgbImage,
+        faces: &[FaceDetection],
+    ) -> Result<Vec<FaceDetection>, VisionError> {
+        let mut checked = Vec::with_capacity(faces.len());
+        for f in faces {
+            if self.onet.run(image, f.bbox)?.face_probability >= ONET_CHECK {
+                checked.push(*f);
+            }
+        }
+        Ok(checked)
+    }
+
     fn boxes(&mut self, image: &RgbImage) -> Result<Vec<FaceDetection>, VisionError> {
         let resized = imgproc::resize(image, WIDTH, HEIGHT, Interpolation::Bilinear);
         let tensor = imgproc::to_chw(
@@ -128,12 +143,7 @@ impl Detector for RfbDetector {
     fn detect(&mut self, image: &RgbImage, _input: u32) -> Result<Vec<FaceDetection>, VisionError> {
         let mut faces = self.boxes(image)?;
         if faces.len() > 1 {
-            let mut checked = Vec::with_capacity(faces.len());
-            for f in &faces {
-                if self.onet.run(image, f.bbox)?.face_probability >= ONET_CHECK {
-                    checked.push(*f);
-                }
-            }
+            let checked = self.onet_checked(image, &faces)?;
             if !checked.is_empty() {
                 faces = checked;
             }
@@ -145,6 +155,15 @@ impl Detector for RfbDetector {
             };
         }
         Ok(faces)
+    }
+
+    /// Those of the faces O-Net takes for faces.
+    fn confirm(
+        &mut self,
+        image: &RgbImage,
+        faces: Vec<FaceDetection>,
+    ) -> Result<Vec<FaceDetection>, VisionError> {
+        self.onet_checked(image, &faces)
     }
 
     /// Always 320x240.

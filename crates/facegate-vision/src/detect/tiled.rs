@@ -7,13 +7,14 @@
 //! each further level halves it, down to the level where the whole photo fits one input,
 //! which runs as the plain whole-image pass. Tiles overlap by a quarter of the input, so
 //! every face up to that size lies whole in some tile of its level; a larger one is whole
-//! at a coarser level. Faces cut by a tile's inner edge are dropped, and the same face
-//! found at two levels is merged by NMS.
+//! at a coarser level. Faces cut by a tile's inner edge are dropped, the same face found
+//! at two levels or within another is kept once, best first, and one the whole pass also
+//! finds is taken from it.
 
 use facegate_core::{BoundingBox, FaceDetection};
 use image::RgbImage;
 
-use super::{Detector, detect_with_pad_retry, nms::nms};
+use super::{Detector, detect_with_pad_retry};
 use crate::config::GroupPhotos;
 use crate::{VisionError, imgproc};
 
@@ -26,6 +27,9 @@ const OVERLAP: f32 = 0.25;
 
 /// Overlap of the same face found in two tiles or levels above which one is dropped.
 const MERGE_IOU: f32 = 0.4;
+
+/// Share of a detection inside another above which both are one face.
+const CONTAINED: f32 = 0.5;
 
 /// Input pixels of the tile `vision.group_photos.max_tiles` counts: 640x640, SCRFD's
 /// input; a smaller input counts as its share of it.
@@ -92,8 +96,10 @@ fn plan(width: u32, height: u32, dims: (u32, u32), settings: &GroupPhotos) -> Ve
     }
 }
 
-/// Every face of `image`: the tiled levels of [`plan`], then the whole-image pass (with
-/// the padded retry when the tiles found nothing), merged.
+/// Every face of `image`: the whole-image pass (with the padded retry when nothing at all
+/// is found), and the faces only the tiled levels of [`plan`] find, once each and
+/// confirmed by the detector's own check ([`Detector::confirm`]). What the whole pass
+/// finds is kept as it is, so that a photo's main face is the same with tiles or without.
 pub fn detect_all(
     detector: &mut dyn Detector,
     image: &RgbImage,
@@ -106,15 +112,31 @@ pub fn detect_all(
     } else {
         Vec::new()
     };
-    let mut faces = Vec::new();
+    let mut tiled = Vec::new();
     for level in &levels {
-        faces.extend(detect_level(detector, image, input, dims, level)?);
+        tiled.extend(detect_level(detector, image, input, dims, level)?);
     }
-    if faces.is_empty() {
+    if tiled.is_empty() {
         return detect_with_pad_retry(detector, image, input);
     }
-    faces.extend(detector.detect(image, input)?);
-    Ok(nms(faces, MERGE_IOU))
+    let mut faces = detector.detect(image, input)?;
+    let whole = faces.len();
+    tiled.sort_by(|a, b| b.score.total_cmp(&a.score));
+    for face in tiled {
+        if !faces.iter().any(|kept| same_face(&kept.bbox, &face.bbox)) {
+            faces.push(face);
+        }
+    }
+    let added = faces.split_off(whole);
+    faces.extend(detector.confirm(image, added)?);
+    Ok(faces)
+}
+
+/// Whether two detections are one face: they overlap by more than [`MERGE_IOU`], or half
+/// of the smaller lies inside the larger (a finer level finds the middle of a large face).
+fn same_face(a: &BoundingBox, b: &BoundingBox) -> bool {
+    let inter = a.intersection(b);
+    a.iou(b) > MERGE_IOU || inter > CONTAINED * a.area().min(b.area())
 }
 
 /// The faces of one level's tiles that no inner tile edge cuts, in photo coordinates.
@@ -216,7 +238,24 @@ mod tests {
         assert!(runs <= 40, "{runs} runs");
         assert!(levels[0].scale < 0.8);
         // Smaller inputs count by their area: the open pack's 320x240 keeps the scale.
-        assert_eq!(plan(6000, 4000, (320, 240), &settings)[0].scale, 0.8);
+        assert!((plan(6000, 4000, (320, 240), &settings)[0].scale - 0.8).abs() < 1e-6);
+    }
+
+    #[test]
+    fn a_face_found_twice_or_within_another_is_one_face() {
+        let b = BoundingBox::new;
+        assert!(same_face(
+            &b(0.0, 0.0, 100.0, 100.0),
+            &b(10.0, 10.0, 105.0, 105.0)
+        ));
+        assert!(same_face(
+            &b(130.0, 224.0, 547.0, 641.0),
+            &b(230.0, 289.0, 454.0, 513.0)
+        ));
+        assert!(!same_face(
+            &b(0.0, 0.0, 100.0, 100.0),
+            &b(80.0, 80.0, 180.0, 180.0)
+        ));
     }
 
     #[test]
