@@ -388,3 +388,49 @@ fn a_heic_photo_verifies_against_a_jpeg_of_the_same_person() {
     );
     assert_eq!(json(&out.stdout)["decision"], "same");
 }
+
+/// A 48 MP phone photo (8000x6000) is decoded at a quarter of its sides for the main face
+/// (`vision.main_face_decode_side`), verifies against a small photo of the same person,
+/// and its face box is told in the photo's own pixels.
+#[test]
+fn a_48_megapixel_photo_verifies_with_its_box_in_its_own_pixels() {
+    let (Some(_), Some(data)) = (models_dir(), datasets_dir()) else {
+        return;
+    };
+    let lfw = data.join("lfw/Aaron_Peirsol");
+    let face = image::open(lfw.join("Aaron_Peirsol_0001.jpg"))
+        .unwrap()
+        .resize_exact(3000, 3000, image::imageops::FilterType::Triangle)
+        .into_rgb8();
+    let mut photo = image::RgbImage::from_fn(8000, 6000, |x, y| {
+        image::Rgb([(x / 32 % 200) as u8, (y / 24 % 200) as u8, 140])
+    });
+    image::imageops::replace(&mut photo, &face, 2500, 1500);
+    let big = temp_file("phone-48mp.jpg", &jpeg(photo));
+    let out = facegate(&[
+        "verify",
+        big.to_str().unwrap(),
+        lfw.join("Aaron_Peirsol_0003.jpg").to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(json(&out.stdout)["decision"], "same");
+
+    let out = facegate(&["embed", big.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bbox = &json(&out.stdout)["face"]["bbox"];
+    let side = |k: &str| bbox[k].as_f64().unwrap();
+    // The pasted photo spans 2500..5500 x 1500..4500; its face fills about its middle.
+    assert!(
+        side("x1") > 2500.0 && side("x2") < 5500.0 && side("x2") - side("x1") > 800.0,
+        "{bbox}"
+    );
+    assert!(side("y1") > 1500.0 && side("y2") < 4500.0, "{bbox}");
+}

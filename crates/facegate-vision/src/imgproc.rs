@@ -1,5 +1,7 @@
 //! Small image operations shared by the models' pre-processing.
 
+use std::borrow::Cow;
+
 use fast_image_resize::images::Image as FirImage;
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 use image::RgbImage;
@@ -105,6 +107,24 @@ pub fn crop_zero_filled(src: &RgbImage, x1: i64, y1: i64, x2: i64, y2: i64) -> R
         }
     }
     out
+}
+
+/// `src` shrunk (by area) so that its longer side is at most `side`, and how many of its
+/// pixels one of the copy's spans; `src` itself and 1 when it already fits.
+pub fn fit_within(src: &RgbImage, side: u32) -> (Cow<'_, RgbImage>, f64) {
+    let longest = src.width().max(src.height());
+    if longest <= side {
+        return (Cow::Borrowed(src), 1.0);
+    }
+    let s = f64::from(side) / f64::from(longest);
+    let (w, h) = (
+        (f64::from(src.width()) * s).round().max(1.0) as u32,
+        (f64::from(src.height()) * s).round().max(1.0) as u32,
+    );
+    (
+        Cow::Owned(resize(src, w, h, Interpolation::Area)),
+        f64::from(src.width()) / f64::from(w),
+    )
 }
 
 /// Copies the rectangle at `(x, y)` of size `w` x `h`, which must lie inside `src`.

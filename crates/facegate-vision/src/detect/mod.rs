@@ -41,9 +41,14 @@ pub trait Detector: Send {
     }
 }
 
-/// Runs `detector`, and when it finds nothing, once more on a copy padded with a black
-/// border of half the longer side (detectors trained on whole scenes miss faces that fill
-/// the frame), then its fallback. Coordinates are mapped back to the original image.
+/// Longest side of the image a detector's fallback searches: bounds the MTCNN cascade's
+/// pyramid on a large photo (a main face larger than 1/60 of it is still seen).
+const FALLBACK_SIDE: u32 = 1280;
+
+/// Runs `detector`, and when it finds nothing, once more on a copy (no larger than the
+/// input) padded with a black border of half its longer side (detectors trained on whole
+/// scenes miss faces that fill the frame), then its fallback on a copy no larger than
+/// [`FALLBACK_SIDE`]. Coordinates are mapped back to the original image.
 pub fn detect_with_pad_retry(
     detector: &mut dyn Detector,
     image: &RgbImage,
@@ -53,19 +58,29 @@ pub fn detect_with_pad_retry(
     if !faces.is_empty() {
         return Ok(faces);
     }
-    let pad = image.width().max(image.height()) / 2;
-    let padded = imgproc::pad(image, pad);
-    let shift = -(pad as f32);
+    // The padded copy is shrunk to the input by the detector anyway: pad a copy no larger
+    // than the input, not a 24 MP photo grown to 120 MP.
+    let (w, h) = detector.input_dims(input);
+    let (small, grow) = imgproc::fit_within(image, w.max(h));
+    let pad = small.width().max(small.height()) / 2;
+    let padded = imgproc::pad(&small, pad);
+    let grow = grow as f32;
+    let shift = -(pad as f32) * grow;
     let faces: Vec<FaceDetection> = detector
         .detect(&padded, input)?
         .into_iter()
-        .map(|f| f.mapped(1.0, shift, shift))
+        .map(|f| f.mapped(grow, shift, shift))
         .collect();
-    if faces.is_empty() {
-        detector.fallback(image)
-    } else {
-        Ok(faces)
+    if !faces.is_empty() {
+        return Ok(faces);
     }
+    let (bounded, grow) = imgproc::fit_within(image, FALLBACK_SIDE);
+    let grow = grow as f32;
+    Ok(detector
+        .fallback(&bounded)?
+        .into_iter()
+        .map(|f| f.mapped(grow, 0.0, 0.0))
+        .collect())
 }
 
 /// Orders faces so that the main face comes first, by `rule`.

@@ -4,8 +4,6 @@
 //! turned copies are searched and what they find is mapped back onto the original, where
 //! alignment (a similarity from the five landmarks) undoes the turn.
 
-use std::borrow::Cow;
-
 use facegate_core::{BoundingBox, FaceDetection, Landmarks5, Point};
 use image::RgbImage;
 
@@ -40,20 +38,7 @@ pub fn detect_turned(
     input: u32,
     beat: f32,
 ) -> Result<Vec<FaceDetection>, VisionError> {
-    let longest = image.width().max(image.height());
-    let (small, shrink) = if longest > SEARCHED_SIDE {
-        let s = f64::from(SEARCHED_SIDE) / f64::from(longest);
-        let (w, h) = (
-            (f64::from(image.width()) * s).round().max(1.0) as u32,
-            (f64::from(image.height()) * s).round().max(1.0) as u32,
-        );
-        (
-            Cow::Owned(imgproc::resize(image, w, h, imgproc::Interpolation::Area)),
-            f64::from(image.width()) / f64::from(w),
-        )
-    } else {
-        (Cow::Borrowed(image), 1.0)
-    };
+    let (small, shrink) = imgproc::fit_within(image, SEARCHED_SIDE);
     let mut best: Option<(f32, Vec<FaceDetection>, Similarity)> = None;
     for degrees in TURNS {
         let (turn, width, height) = turn_about_centre(&small, degrees);
