@@ -112,6 +112,50 @@ mod tests {
         }
     }
 
+    /// Finds one face covering whatever is not black, but only on an image with a black
+    /// border (a padded copy); notes the size of every image it is given.
+    #[derive(Default)]
+    struct FindsOnPadded {
+        seen: Vec<(u32, u32)>,
+    }
+
+    impl Detector for FindsOnPadded {
+        fn detect(&mut self, image: &RgbImage, _: u32) -> Result<Vec<FaceDetection>, VisionError> {
+            self.seen.push(image.dimensions());
+            if image.get_pixel(0, 0).0 != [0, 0, 0] {
+                return Ok(Vec::new());
+            }
+            let lit = || image.enumerate_pixels().filter(|(_, _, p)| p.0 != [0, 0, 0]);
+            let (xs, ys) = (lit().map(|(x, ..)| x), lit().map(|(_, y, _)| y));
+            let (x1, x2) = (xs.clone().min().unwrap(), xs.max().unwrap() + 1);
+            let (y1, y2) = (ys.clone().min().unwrap(), ys.max().unwrap() + 1);
+            Ok(vec![FaceDetection {
+                bbox: BoundingBox::new(x1 as f32, y1 as f32, x2 as f32, y2 as f32),
+                score: 0.9,
+                landmarks: Landmarks5::default(),
+            }])
+        }
+
+        fn input_dims(&self, input: u32) -> (u32, u32) {
+            (input, input)
+        }
+    }
+
+    #[test]
+    fn the_padded_retry_of_a_large_photo_pads_a_small_copy_and_answers_in_its_pixels() {
+        let photo = RgbImage::from_pixel(4000, 3000, image::Rgb([200, 180, 160]));
+        let mut detector = FindsOnPadded::default();
+        let faces = detect_with_pad_retry(&mut detector, &photo, 640).unwrap();
+        // The photo itself, then a 640x480 copy padded by 320 px, not the photo padded by
+        // 2000 px (8000x7000).
+        assert_eq!(detector.seen, [(4000, 3000), (1280, 1120)]);
+        assert_eq!(faces.len(), 1);
+        let b = faces[0].bbox;
+        for (got, want) in [(b.x1, 0.0), (b.y1, 0.0), (b.x2, 4000.0), (b.y2, 3000.0)] {
+            assert!((got - want).abs() < 1.0, "{b:?}");
+        }
+    }
+
     #[test]
     fn ranking_rules_differ_on_a_large_bystander() {
         // A 60 px face in the centre and a 70 px one in the corner of a 400x400 image.
