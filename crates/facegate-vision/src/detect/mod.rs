@@ -125,7 +125,11 @@ mod tests {
             if image.get_pixel(0, 0).0 != [0, 0, 0] {
                 return Ok(Vec::new());
             }
-            let lit = || image.enumerate_pixels().filter(|(_, _, p)| p.0 != [0, 0, 0]);
+            let lit = || {
+                image
+                    .enumerate_pixels()
+                    .filter(|(_, _, p)| p.0 != [0, 0, 0])
+            };
             let (xs, ys) = (lit().map(|(x, ..)| x), lit().map(|(_, y, _)| y));
             let (x1, x2) = (xs.clone().min().unwrap(), xs.max().unwrap() + 1);
             let (y1, y2) = (ys.clone().min().unwrap(), ys.max().unwrap() + 1);
