@@ -8,10 +8,15 @@ use facegate_vision::testing::{datasets_dir, jpeg, models_dir, png, png_claiming
 use serde_json::Value;
 
 fn facegate(args: &[&str]) -> Output {
+    facegate_with_env(args, &[])
+}
+
+fn facegate_with_env(args: &[&str], env: &[(&str, &str)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_facegate"))
         .args(args)
         .current_dir(repo_root())
         .env("FACEGATE__LOG__LEVEL", "warn")
+        .envs(env.iter().copied())
         .output()
         .expect("the binary runs")
 }
@@ -390,7 +395,37 @@ fn assert_same_person(a: &Path, b: &Path) {
     assert_eq!(json(&out.stdout)["decision"], "same");
 }
 
-/// A 48 MP phone photo (8000x6000) is decoded at a quarter of its sides for the main face
+/// A 48 MP phone photo (8000x6000) of a plain background with an LFW photo of Aaron
+/// Peirsol enlarged to `side` pixels pasted at (2500, 1500).
+fn photo_48_megapixels(lfw: &Path, side: u32) -> PathBuf {
+    let face = image::open(lfw.join("Aaron_Peirsol_0001.jpg"))
+        .unwrap()
+        .resize_exact(side, side, image::imageops::FilterType::Triangle)
+        .into_rgb8();
+    let mut photo = image::RgbImage::from_fn(8000, 6000, |x, y| {
+        image::Rgb([(x / 32 % 200) as u8, (y / 24 % 200) as u8, 140])
+    });
+    image::imageops::replace(&mut photo, &face, 2500, 1500);
+    temp_file(&format!("phone-48mp-{side}.jpg"), &jpeg(photo))
+}
+
+/// `facegate embed` of `photo`, with `FACEGATE__VISION__MAIN_FACE_DECODE_SIDE` set to
+/// `decode_side` when given.
+fn embed(photo: &Path, decode_side: Option<&str>) -> Value {
+    let env: Vec<(&str, &str)> = decode_side
+        .map(|side| ("FACEGATE__VISION__MAIN_FACE_DECODE_SIDE", side))
+        .into_iter()
+        .collect();
+    let out = facegate_with_env(&["embed", photo.to_str().unwrap()], &env);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    json(&out.stdout)
+}
+
+/// A 48 MP photo is decoded at a quarter of its sides for the main face
 /// (`vision.main_face_decode_side`), verifies against a small photo of the same person,
 /// and its face box is told in the photo's own pixels.
 #[test]
@@ -399,24 +434,9 @@ fn a_48_megapixel_photo_verifies_with_its_box_in_its_own_pixels() {
         return;
     };
     let lfw = data.join("lfw/Aaron_Peirsol");
-    let face = image::open(lfw.join("Aaron_Peirsol_0001.jpg"))
-        .unwrap()
-        .resize_exact(3000, 3000, image::imageops::FilterType::Triangle)
-        .into_rgb8();
-    let mut photo = image::RgbImage::from_fn(8000, 6000, |x, y| {
-        image::Rgb([(x / 32 % 200) as u8, (y / 24 % 200) as u8, 140])
-    });
-    image::imageops::replace(&mut photo, &face, 2500, 1500);
-    let big = temp_file("phone-48mp.jpg", &jpeg(photo));
+    let big = photo_48_megapixels(&lfw, 3000);
     assert_same_person(&big, &lfw.join("Aaron_Peirsol_0003.jpg"));
-
-    let out = facegate(&["embed", big.to_str().unwrap()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let bbox = &json(&out.stdout)["face"]["bbox"];
+    let bbox = &embed(&big, None)["face"]["bbox"];
     let side = |k: &str| bbox[k].as_f64().unwrap();
     // The pasted photo spans 2500..5500 x 1500..4500; its face fills about its middle.
     assert!(
@@ -424,4 +444,20 @@ fn a_48_megapixel_photo_verifies_with_its_box_in_its_own_pixels() {
         "{bbox}"
     );
     assert!(side("y1") > 1500.0 && side("y2") < 4500.0, "{bbox}");
+}
+
+/// A face too small to embed well at the reduced scale (16 px between the eyes there, 66
+/// in the photo) is embedded from the whole photo: its quality is that of the whole
+/// photo's face, above the enrollment minimum (0.2), where at the reduced scale the size
+/// alone would hold it under 0.18.
+#[test]
+fn a_small_face_in_a_48_megapixel_photo_is_embedded_from_the_whole_photo() {
+    let (Some(_), Some(data)) = (models_dir(), datasets_dir()) else {
+        return;
+    };
+    let small = photo_48_megapixels(&data.join("lfw/Aaron_Peirsol"), 400);
+    let quality = |v: &Value| v["quality"].as_f64().unwrap();
+    let (default, whole) = (embed(&small, None), embed(&small, Some("0")));
+    assert!(quality(&default) > 0.2, "{}", quality(&default));
+    assert!((quality(&default) - quality(&whole)).abs() < 0.05);
 }

@@ -16,7 +16,7 @@ use crate::decode;
 use crate::detect::{self, Detector, rfb::RfbDetector, scrfd::Scrfd};
 use crate::embed::{Embedder, EmbedderSpec};
 use crate::liveness::Liveness;
-use crate::quality::face_quality;
+use crate::quality::{self, face_quality};
 
 /// A face with its embedding and quality score.
 #[derive(Debug, Clone, Serialize)]
@@ -297,11 +297,29 @@ impl Pipeline {
 
     /// [`Pipeline::embed_main`] of an upload, decoded by [`Pipeline::decode_main`], with
     /// the face in the original photo's pixels.
+    /// A main face with fewer pixels between the eyes at the reduced scale than the
+    /// embedder's template ([`quality::IOD_ENOUGH`]) is embedded from the whole photo,
+    /// decoded once more.
     pub fn embed_main_photo(&mut self, bytes: &[u8]) -> Result<MainFaceEmbedding, VisionError> {
         let decoded = self.decode_main(bytes)?;
-        let mut main = self.embed_main(&decoded.image)?;
-        main.main.face = decoded.original(&main.main.face);
-        Ok(main)
+        let faces = self.detect_main(&decoded.image)?;
+        let main = *faces.first().ok_or(VisionError::NoFace)?;
+        let reduced_too_far =
+            decoded.scale < 1.0 && quality::eye_distance(&main) < quality::IOD_ENOUGH;
+        let embedded = if reduced_too_far {
+            let whole = self.decode(bytes)?;
+            self.embed_faces(&whole, &[decoded.original(&main)])?
+        } else {
+            let mut embedded = self.embed_faces(&decoded.image, &[main])?;
+            for e in &mut embedded {
+                e.face = decoded.original(&e.face);
+            }
+            embedded
+        };
+        Ok(MainFaceEmbedding {
+            main: embedded.into_iter().next().ok_or(VisionError::NoFace)?,
+            face_count: faces.len(),
+        })
     }
 
     /// Probability in 0..1 that the face is live (not a printed or replayed photo);

@@ -63,7 +63,7 @@ pub struct Quality {
 /// `_image` is not read today: every signal comes from the landmarks and the crop.
 pub fn face_quality(_image: &RgbImage, face: &FaceDetection, aligned: &RgbImage) -> Quality {
     let [left, right, nose, _, _] = face.landmarks.0;
-    let face_size_px = distance(left, right);
+    let face_size_px = eye_distance(face);
     let sharpness = laplacian_variance(aligned);
     let yaw_ratio = yaw_ratio(left, right, nose);
     let detector_score = face.score.clamp(0.0, 1.0);
@@ -86,6 +86,12 @@ fn ramp(value: f32, lo: f32, hi: f32) -> f32 {
         return 0.0;
     }
     ((value - lo) / (hi - lo)).clamp(0.0, 1.0)
+}
+
+/// Inter-ocular distance of a face, in image pixels.
+pub fn eye_distance(face: &FaceDetection) -> f32 {
+    let [left, right, ..] = face.landmarks.0;
+    distance(left, right)
 }
 
 fn distance(a: Point, b: Point) -> f32 {

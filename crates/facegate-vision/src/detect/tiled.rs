@@ -1,5 +1,5 @@
 //! Every face of a large photo, small ones included: the detector runs over overlapping
-//! tiles of an image pyramid, and what the tiles find is merged with NMS.
+//! tiles of an image pyramid, and what the tiles find is added to the whole-image pass.
 //!
 //! A detector sees a photo shrunk to its input (640 px): on a 6000x4000 event photo a
 //! face 60 px wide becomes 6 px, below the smallest the detector finds. Here the finest
@@ -20,7 +20,7 @@ use crate::{VisionError, imgproc};
 
 /// Face width, in pixels of the detector input, that both detectors find reliably (their
 /// smallest anchors are 10 to 16 px).
-pub const SMALLEST_FOUND: f32 = 16.0;
+const SMALLEST_FOUND: f32 = 16.0;
 
 /// Overlap of neighbouring tiles, as a share of the input's width and height.
 const OVERLAP: f32 = 0.25;
