@@ -250,10 +250,11 @@ fn file_name(path: &Path) -> String {
         .unwrap_or_default()
 }
 
-/// Detection recall of one configuration; and, for each photo, its detections matched to
-/// placed faces (`Some(face index)`) or to none.
+/// For each photo, its detections, each with the placed face it found (`Some(index)`) or
+/// none.
 type Matched = Vec<Vec<(facegate_core::FaceDetection, Option<usize>)>>;
 
+/// Detection recall of one configuration, and what it found on each photo.
 fn detection(
     config: &VisionConfig,
     composites: &[Composite],
