@@ -212,8 +212,9 @@ impl VisionConfig {
 
     /// 12 hex digits that change whenever a setting that changes which faces are found
     /// or what they embed to changes (pack, model, landmarks, main face, flip, detector
-    /// sizes, decode side, threshold, fallback, turned faces and group photos), and only then: threads, queues, limits and the
-    /// models folder leave it as it is. Caches of detections and embeddings key by it.
+    /// sizes, decode side, threshold, fallback, turned faces and group photos), and only
+    /// then: threads, queues, limits and the models folder leave it as it is. Caches of
+    /// detections and embeddings key by it.
     pub fn pipeline_fingerprint(&self) -> String {
         let outputs = PipelineOutputs {
             pack: self.pack,

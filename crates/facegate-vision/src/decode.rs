@@ -22,19 +22,7 @@ pub fn check(bytes: &[u8], limits: &ImageLimits) -> Result<(), VisionError> {
 /// `limits`. Dimensions are checked from the header before any pixel is decoded, so a small
 /// file that claims a huge image costs nothing.
 pub fn decode(bytes: &[u8], limits: &ImageLimits) -> Result<RgbImage, VisionError> {
-    if heif::is_heif(bytes) {
-        check_heif(bytes, limits)?;
-        return heif::decode(bytes);
-    }
-    let (mut decoder, format) = open(bytes, limits)?;
-    let orientation = orientation(&mut decoder);
-    let mut image = if format == ImageFormat::Jpeg && jpeg_is_sequential(bytes) {
-        DynamicImage::ImageRgb8(decode_sequential_jpeg(bytes)?)
-    } else {
-        DynamicImage::from_decoder(decoder).map_err(|e| VisionError::Undecodable(e.to_string()))?
-    };
-    image.apply_orientation(orientation);
-    Ok(image.into_rgb8())
+    Ok(decode_reduced(bytes, limits, 0)?.image)
 }
 
 /// An upload decoded at a reduced scale, and that scale (decoded side / original side).
@@ -61,27 +49,34 @@ pub fn decode_reduced(
     limits: &ImageLimits,
     min_side: u32,
 ) -> Result<Scaled, VisionError> {
-    if min_side > 0 && !heif::is_heif(bytes) {
-        let (mut decoder, format) = open(bytes, limits)?;
-        let (width, height) = decoder.dimensions();
-        if format == ImageFormat::Jpeg
-            && width.max(height) >= 2 * min_side
-            && jpeg_is_sequential(bytes)
-        {
-            let orientation = orientation(&mut decoder);
-            if let Some(mut image) = decode_jpeg_scaled(bytes, width, height, min_side)? {
-                let scale = image.width() as f32 / width as f32;
-                image.apply_orientation(orientation);
-                return Ok(Scaled {
-                    image: image.into_rgb8(),
-                    scale,
-                });
-            }
-        }
+    if heif::is_heif(bytes) {
+        check_heif(bytes, limits)?;
+        return Ok(Scaled {
+            image: heif::decode(bytes)?,
+            scale: 1.0,
+        });
     }
+    let (mut decoder, format) = open(bytes, limits)?;
+    let orientation = orientation(&mut decoder);
+    let (width, height) = decoder.dimensions();
+    let sequential_jpeg = format == ImageFormat::Jpeg && jpeg_is_sequential(bytes);
+    let reduced = if sequential_jpeg && min_side > 0 && width.max(height) >= 2 * min_side {
+        decode_jpeg_scaled(bytes, width, height, min_side)?
+    } else {
+        None
+    };
+    let mut image = match reduced {
+        Some(image) => image,
+        None if sequential_jpeg => DynamicImage::ImageRgb8(decode_sequential_jpeg(bytes)?),
+        None => DynamicImage::from_decoder(decoder)
+            .map_err(|e| VisionError::Undecodable(e.to_string()))?,
+    };
+    // Before the orientation turns it: the scale of the sides as stored.
+    let scale = image.width() as f32 / width as f32;
+    image.apply_orientation(orientation);
     Ok(Scaled {
-        image: decode(bytes, limits)?,
-        scale: 1.0,
+        image: image.into_rgb8(),
+        scale,
     })
 }
 

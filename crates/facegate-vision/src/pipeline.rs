@@ -285,13 +285,23 @@ impl Pipeline {
     pub fn embed_main(&mut self, image: &RgbImage) -> Result<MainFaceEmbedding, VisionError> {
         let faces = self.detect_main(image)?;
         let main = *faces.first().ok_or(VisionError::NoFace)?;
+        self.embed_as_main(image, main, faces.len())
+    }
+
+    /// `main` of `image` embedded, as the main face of a photo holding `face_count`.
+    fn embed_as_main(
+        &mut self,
+        image: &RgbImage,
+        main: FaceDetection,
+        face_count: usize,
+    ) -> Result<MainFaceEmbedding, VisionError> {
         let embedded = self
             .embed_faces(image, &[main])?
             .pop()
             .ok_or(VisionError::NoFace)?;
         Ok(MainFaceEmbedding {
             main: embedded,
-            face_count: faces.len(),
+            face_count,
         })
     }
 
@@ -304,22 +314,13 @@ impl Pipeline {
         let decoded = self.decode_main(bytes)?;
         let faces = self.detect_main(&decoded.image)?;
         let main = *faces.first().ok_or(VisionError::NoFace)?;
-        let reduced_too_far =
-            decoded.scale < 1.0 && quality::eye_distance(&main) < quality::IOD_ENOUGH;
-        let embedded = if reduced_too_far {
+        if decoded.scale < 1.0 && quality::eye_distance(&main) < quality::IOD_ENOUGH {
             let whole = self.decode(bytes)?;
-            self.embed_faces(&whole, &[decoded.original(&main)])?
-        } else {
-            let mut embedded = self.embed_faces(&decoded.image, &[main])?;
-            for e in &mut embedded {
-                e.face = decoded.original(&e.face);
-            }
-            embedded
-        };
-        Ok(MainFaceEmbedding {
-            main: embedded.into_iter().next().ok_or(VisionError::NoFace)?,
-            face_count: faces.len(),
-        })
+            return self.embed_as_main(&whole, decoded.original(&main), faces.len());
+        }
+        let mut embedded = self.embed_as_main(&decoded.image, main, faces.len())?;
+        embedded.main.face = decoded.original(&embedded.main.face);
+        Ok(embedded)
     }
 
     /// Probability in 0..1 that the face is live (not a printed or replayed photo);

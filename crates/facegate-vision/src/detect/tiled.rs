@@ -38,10 +38,13 @@ const UNIT_TILE_PIXELS: f32 = 640.0 * 640.0;
 /// A face whose box comes this close (input pixels) to an inner tile edge is taken as cut.
 const EDGE_MARGIN: f32 = 2.0;
 
-/// One pyramid level: the scale of the photo and where its tiles start, in level pixels.
+/// One pyramid level: the scale of the photo, its size there, and where its tiles start,
+/// in level pixels.
 #[derive(Debug, Clone, PartialEq)]
 struct Level {
     scale: f32,
+    width: u32,
+    height: u32,
     xs: Vec<u32>,
     ys: Vec<u32>,
 }
@@ -76,11 +79,13 @@ fn plan(width: u32, height: u32, dims: (u32, u32), settings: &GroupPhotos) -> Ve
         let mut scale = finest;
         while scale > whole {
             let (w, h) = (
-                (width as f32 * scale).round() as u32,
-                (height as f32 * scale).round() as u32,
+                (width as f32 * scale).round().max(1.0) as u32,
+                (height as f32 * scale).round().max(1.0) as u32,
             );
             levels.push(Level {
                 scale,
+                width: w,
+                height: h,
                 xs: starts(w, tw, overlap.0),
                 ys: starts(h, th, overlap.1),
             });
@@ -120,14 +125,17 @@ pub fn detect_all(
         return detect_with_pad_retry(detector, image, input);
     }
     let mut faces = detector.detect(image, input)?;
-    let whole = faces.len();
     tiled.sort_by(|a, b| b.score.total_cmp(&a.score));
+    let mut added: Vec<FaceDetection> = Vec::new();
     for face in tiled {
-        if !faces.iter().any(|kept| same_face(&kept.bbox, &face.bbox)) {
-            faces.push(face);
+        if !faces
+            .iter()
+            .chain(&added)
+            .any(|kept| same_face(&kept.bbox, &face.bbox))
+        {
+            added.push(face);
         }
     }
-    let added = faces.split_off(whole);
     faces.extend(detector.confirm(image, added)?);
     Ok(faces)
 }
@@ -147,11 +155,12 @@ fn detect_level(
     (tw, th): (u32, u32),
     level: &Level,
 ) -> Result<Vec<FaceDetection>, VisionError> {
-    let (w, h) = (
-        (image.width() as f32 * level.scale).round().max(1.0) as u32,
-        (image.height() as f32 * level.scale).round().max(1.0) as u32,
+    let scaled = imgproc::resize(
+        image,
+        level.width,
+        level.height,
+        imgproc::Interpolation::Bilinear,
     );
-    let scaled = imgproc::resize(image, w, h, imgproc::Interpolation::Bilinear);
     let (last_x, last_y) = (level.xs.len() - 1, level.ys.len() - 1);
     let mut faces = Vec::new();
     for (j, &y) in level.ys.iter().enumerate() {

@@ -125,8 +125,23 @@ struct Report {
 }
 
 pub fn run(settings: &Settings, args: &Args) -> anyhow::Result<()> {
+    let group_photos = GroupPhotos {
+        tiled: true,
+        ..settings.vision.group_photos
+    };
+    let mut single = Pipeline::open(&VisionConfig {
+        group_photos: GroupPhotos {
+            tiled: false,
+            ..group_photos
+        },
+        ..settings.vision.clone()
+    })?;
+    let mut tiled = Pipeline::open(&VisionConfig {
+        group_photos,
+        ..settings.vision.clone()
+    })?;
     let mut rng = fastrand::Rng::with_seed(args.seed);
-    let (sources, selfies) = people(settings, args, &mut rng)?;
+    let (sources, selfies) = people(&mut tiled, args, &mut rng)?;
     anyhow::ensure!(
         !sources.is_empty(),
         "no LFW faces under {}",
@@ -148,25 +163,10 @@ pub fn run(settings: &Settings, args: &Args) -> anyhow::Result<()> {
             c.image.save(dir.join(format!("group-{i:02}.jpg")))?;
         }
     }
-    let group_photos = GroupPhotos {
-        tiled: true,
-        ..settings.vision.group_photos
-    };
-    let single = VisionConfig {
-        group_photos: GroupPhotos {
-            tiled: false,
-            ..group_photos
-        },
-        ..settings.vision.clone()
-    };
-    let tiled_config = VisionConfig {
-        group_photos,
-        ..settings.vision.clone()
-    };
-    let (single_pass, _) = detection(&single, &composites, args.min_iou)?;
-    let (tiled, found) = detection(&tiled_config, &composites, args.min_iou)?;
+    let (single_pass, _) = detection(&mut single, &composites, args.min_iou)?;
+    let (tiled_pass, found) = detection(&mut tiled, &composites, args.min_iou)?;
     let search = search(
-        &tiled_config,
+        &mut tiled,
         settings.policy().search_threshold,
         &composites,
         &found,
@@ -182,7 +182,7 @@ pub fn run(settings: &Settings, args: &Args) -> anyhow::Result<()> {
         faces_placed: composites.iter().map(|c| c.faces.len()).sum(),
         min_iou: args.min_iou,
         group_photos,
-        detection: vec![single_pass, tiled],
+        detection: vec![single_pass, tiled_pass],
         search,
     };
     if let Some(path) = &args.json {
@@ -198,9 +198,9 @@ struct Selfie {
 }
 
 /// Pasted photos and selfies of `--people` people drawn among those with two photos or
-/// more; a photo's face is the main face the configured pack finds on it.
+/// more; a photo's face is the main face `pipeline` finds on it.
 fn people(
-    settings: &Settings,
+    pipeline: &mut Pipeline,
     args: &Args,
     rng: &mut fastrand::Rng,
 ) -> anyhow::Result<(Vec<Source>, Vec<Selfie>)> {
@@ -222,7 +222,6 @@ fn people(
     names.sort();
     rng.shuffle(&mut names);
     names.truncate(args.people);
-    let mut pipeline = Pipeline::open(&settings.vision)?;
     let mut sources = Vec::new();
     let mut selfies = Vec::new();
     for (name, files) in names {
@@ -231,7 +230,7 @@ fn people(
             path: files[0].clone(),
         });
         for path in files.iter().skip(1).take(3) {
-            let image = load_image(&pipeline, path)?;
+            let image = load_image(pipeline, path)?;
             if let Ok(face) = pipeline.main_face(&image) {
                 sources.push(Source {
                     identity: name.clone(),
@@ -256,11 +255,10 @@ type Matched = Vec<Vec<(facegate_core::FaceDetection, Option<usize>)>>;
 
 /// Detection recall of one configuration, and what it found on each photo.
 fn detection(
-    config: &VisionConfig,
+    pipeline: &mut Pipeline,
     composites: &[Composite],
     min_iou: f32,
 ) -> anyhow::Result<(Detection, Matched)> {
-    let mut pipeline = Pipeline::open(config)?;
     let mut by_width = bands();
     let mut matched = Vec::new();
     let mut unmatched = 0;
@@ -291,7 +289,7 @@ fn detection(
     let found: usize = by_width.iter().map(|b| b.found).sum();
     Ok((
         Detection {
-            tiled: config.group_photos.tiled,
+            tiled: pipeline.config().group_photos.tiled,
             faces,
             found,
             recall: found as f64 / faces.max(1) as f64,
@@ -305,14 +303,13 @@ fn detection(
 
 /// Embeds every detection, then searches the photos with each person's selfie.
 fn search(
-    config: &VisionConfig,
+    pipeline: &mut Pipeline,
     threshold: f32,
     composites: &[Composite],
     found: &Matched,
     sources: &[Source],
     selfies: &[Selfie],
 ) -> anyhow::Result<Search> {
-    let mut pipeline = Pipeline::open(config)?;
     let started = Instant::now();
     let mut indexed = Vec::new();
     for (composite, detections) in composites.iter().zip(found) {
@@ -324,7 +321,7 @@ fn search(
     let mut by_width = bands();
     let mut wrong_photos = 0;
     for selfie in selfies {
-        let image = load_image(&pipeline, &selfie.path)?;
+        let image = load_image(pipeline, &selfie.path)?;
         let Ok(probe) = pipeline.embed_main(&image) else {
             continue;
         };
