@@ -17,8 +17,9 @@ loss.h) of the network of dlib's examples/dnn_face_recognition_ex.cpp:
 
 The graph:
 
-    input      [N, 3, 150, 150] float32, RGB, (v - channel mean) / 256 with dlib's means
-               (122.782, 117.001, 104.298), read from the file
+    input      [N, 3, 150, 150] float32, RGB, raw 0..255; the graph itself subtracts dlib's
+               channel means (122.782, 117.001, 104.298, read from the file) and divides
+               by 256, as dlib's input layer does
     descriptor [N, 128]         not normalised; dlib compares Euclidean distances (0.6)
 
 dlib's padding rules are kept: a strided convolution or pooling has no padding, a stride-1

@@ -25,7 +25,8 @@ CONVERT_VENV = ROOT / ".runtime" / "convert-venv"
 CONVERT_REQUIREMENTS = ROOT / "scripts" / "convert-requirements.txt"
 VENDOR = ROOT / "models" / "vendor"
 # An entry's `convert` -> the script in scripts/ that turns its source file into the ONNX file.
-CONVERTERS = {"tflite2onnx": "convert_tflite.py", "minifasnet": "convert_minifasnet.py"}
+CONVERTERS = {"tflite2onnx": "convert_tflite.py", "minifasnet": "convert_minifasnet.py",
+              "dlib_resnet": "convert_dlib_resnet.py"}
 
 INSIGHTFACE_NOTICE = """\
 NOTICE: the default 'insightface' model pack uses InsightFace's pretrained weights, which

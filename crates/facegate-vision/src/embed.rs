@@ -6,32 +6,63 @@ use facegate_core::{Embedding, ModelId};
 use image::RgbImage;
 
 use crate::VisionError;
-use crate::align::ALIGNED_SIZE;
+use crate::align::{self, ALIGNED_SIZE};
 use crate::config::EmbeddingModel;
 use crate::imgproc::{self, ChannelOrder, Normalize};
 use crate::runtime::Model;
 
-/// One embedding network: its file and input normalisation (RGB, 112x112 ArcFace crops).
+/// One embedding network: its file, the face crop it takes and its input normalisation (RGB).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Network {
     pub file: &'static str,
+    pub chip: Chip,
     pub normalize: Normalize,
+}
+
+/// The face crop a network was trained on. Every crop is made from the 112x112 ArcFace
+/// crop, so that one alignment (and one stored crop for `admin reembed`) serves them all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Chip {
+    /// The ArcFace crop itself.
+    Arcface,
+    /// dlib's 150x150 chip (padding 0.25), warped from the ArcFace crop.
+    Dlib,
+}
+
+impl Chip {
+    fn side(self) -> u32 {
+        match self {
+            Chip::Arcface => ALIGNED_SIZE,
+            Chip::Dlib => align::DLIB_CHIP_SIZE,
+        }
+    }
 }
 
 /// MobileFaceNet trained on WebFace600K (512-d), research-only weights.
 const W600K_MBF: Network = Network {
     file: "insightface/w600k_mbf.onnx",
+    chip: Chip::Arcface,
     normalize: Normalize::uniform(127.5, 127.5),
 };
 /// faceplugin's MobileFaceNet-style model (512-d), MIT.
 const FR_FEATURE: Network = Network {
     file: "open/fr_feature.onnx",
+    chip: Chip::Arcface,
     normalize: Normalize::uniform(127.0, 128.0),
 };
 /// The Expo module's MobileFaceNet (192-d), MIT, converted from TFLite at setup time.
 const MOBILEFACENET: Network = Network {
     file: "open/mobilefacenet.onnx",
+    chip: Chip::Arcface,
     normalize: Normalize::uniform(127.5, 128.0),
+};
+/// dlib's ResNet face descriptor (128-d), CC0, converted from dlib's format at setup time;
+/// trained on other faces than the MobileFaceNets, so its errors differ from theirs. The
+/// graph subtracts dlib's channel means and scales by itself: it takes raw 0..255 values.
+const DLIB_RESNET: Network = Network {
+    file: "open/dlib_resnet.onnx",
+    chip: Chip::Dlib,
+    normalize: Normalize::uniform(0.0, 1.0),
 };
 
 /// What an embedding model is made of and how it is calibrated.
@@ -120,6 +151,37 @@ impl EmbedderSpec {
                     far_1e4: 0.4265,
                 },
             },
+            EmbeddingModel::DlibResnet => Self {
+                model_id: "open/dlib_resnet@1",
+                parts: &[(DLIB_RESNET, 1.0)],
+                with_flip: Calibration {
+                    far_1e2: 0.9108,
+                    far_1e3: 0.9235,
+                    far_1e4: 0.9599,
+                },
+                without_flip: Calibration {
+                    far_1e2: 0.9064,
+                    far_1e3: 0.9228,
+                    far_1e4: 0.9549,
+                },
+            },
+            EmbeddingModel::MobilefacenetDlib => Self {
+                model_id: "open/mobilefacenet+dlib_resnet@1",
+                // dlib's cosines are crowded near 1 (LFW: same person 0.953, different
+                // people 0.834, a gap of 0.119 against MobileFaceNet's 0.738); these weights
+                // give both networks the same gap in the fused score.
+                parts: &[(MOBILEFACENET, 0.15), (DLIB_RESNET, 0.85)],
+                with_flip: Calibration {
+                    far_1e2: 0.8191,
+                    far_1e3: 0.8449,
+                    far_1e4: 0.8811,
+                },
+                without_flip: Calibration {
+                    far_1e2: 0.8141,
+                    far_1e3: 0.8410,
+                    far_1e4: 0.8778,
+                },
+            },
         }
     }
 
@@ -159,15 +221,23 @@ struct Part {
 }
 
 impl Part {
-    /// The network's raw outputs for `inputs`, all in one run when the model takes batches.
+    /// The network's raw outputs for `inputs` (ArcFace crops), all in one run when the model
+    /// takes batches.
     fn raw(&mut self, inputs: &[&RgbImage]) -> Result<Vec<f32>, VisionError> {
-        let side = ALIGNED_SIZE as usize;
+        let side = self.network.chip.side() as usize;
         let per = 3 * side * side;
         let chunk = if self.batches { inputs.len().max(1) } else { 1 };
         let mut out = Vec::new();
         for group in inputs.chunks(chunk) {
             let mut tensor = vec![0.0; per * group.len()];
             for (img, slot) in group.iter().zip(tensor.chunks_exact_mut(per)) {
+                let chip = match self.network.chip {
+                    Chip::Arcface => None,
+                    Chip::Dlib => Some(align::dlib_chip(img).ok_or_else(|| {
+                        VisionError::Inference("the dlib chip transform is degenerate".into())
+                    })?),
+                };
+                let img = chip.as_ref().unwrap_or(img);
                 imgproc::write_chw(img, ChannelOrder::Rgb, self.network.normalize, slot);
             }
             let outputs = self.model.run(&[group.len(), 3, side, side], &tensor)?;
@@ -279,6 +349,8 @@ mod tests {
             EmbeddingModel::FrFeature,
             EmbeddingModel::Mobilefacenet,
             EmbeddingModel::Fused,
+            EmbeddingModel::DlibResnet,
+            EmbeddingModel::MobilefacenetDlib,
         ] {
             let spec = EmbedderSpec::for_model(model);
             let total: f32 = spec.parts.iter().map(|(_, w)| w).sum();

@@ -42,6 +42,10 @@ pub struct Args {
     pub name: Option<String>,
     #[command(flatten)]
     pub sweep: SweepArgs,
+    /// Also write every pair's score to `scores-NAME.csv` (file_x, file_y, same, fold,
+    /// score; -1 where an image has no face), for score-level analysis elsewhere.
+    #[arg(long)]
+    pub scores: bool,
     /// The ROC plots are always written; accepted so that the recognition backend's
     /// evaluation command line runs as written.
     #[arg(long = "generate-plots")]
@@ -267,6 +271,13 @@ pub fn run(settings: &Settings, args: &Args) -> anyhow::Result<()> {
     if let Some(points) = &report.threshold_sweep {
         summary.push_str(&sweep_table(points, "TAR", "FAR"));
     }
+    if args.scores {
+        write_scores(
+            &args.out.join(format!("scores-{name}.csv")),
+            &pairs,
+            &scores,
+        )?;
+    }
     let roc = &report.roc;
     write_report(
         &args.out,
@@ -286,5 +297,21 @@ pub fn run(settings: &Settings, args: &Args) -> anyhow::Result<()> {
         };
         eval_pad::evaluate(settings, &engine, &liveness, &pad)?;
     }
+    Ok(())
+}
+
+/// One line per pair: both files, whether they show one person, the 1-based fold and the
+/// score.
+fn write_scores(path: &Path, pairs: &[Pair], scores: &[f32]) -> anyhow::Result<()> {
+    let mut out = String::from("file_x,file_y,same,fold,score\n");
+    for (pair, score) in pairs.iter().zip(scores) {
+        let fold = pair.fold.map_or(String::new(), |f| (f + 1).to_string());
+        out.push_str(&format!(
+            "{},{},{},{fold},{score}\n",
+            pair.left, pair.right, pair.same
+        ));
+    }
+    std::fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))?;
+    std::fs::write(path, out)?;
     Ok(())
 }
