@@ -68,6 +68,28 @@ impl BoundingBox {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
 pub struct Landmarks5(pub [Point; 5]);
 
+impl Landmarks5 {
+    /// How far the head is turned: the nose tip's offset from the eye midpoint, projected on
+    /// the eye line (so that a tilted head does not count as turned), in units of half the
+    /// inter-ocular distance. 0 for a frontal face, about 0.6 at 30-40 degrees of yaw and 1
+    /// when the nose tip reaches the far eye (about 45 degrees); larger beyond. Degenerate
+    /// eyes (closer than a pixel) count as a profile.
+    pub fn yaw_ratio(&self) -> f32 {
+        let [left_eye, right_eye, nose, _, _] = self.0;
+        let (ex, ey) = (right_eye.x - left_eye.x, right_eye.y - left_eye.y);
+        let iod = ex.hypot(ey);
+        if iod.is_nan() || iod < 1.0 {
+            return f32::INFINITY;
+        }
+        let mid = Point::new(
+            f32::midpoint(left_eye.x, right_eye.x),
+            f32::midpoint(left_eye.y, right_eye.y),
+        );
+        let along = ((nose.x - mid.x) * ex + (nose.y - mid.y) * ey) / iod;
+        (along / (iod / 2.0)).abs()
+    }
+}
+
 /// One detected face.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct FaceDetection {
@@ -142,6 +164,51 @@ impl Embedding {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn yaw(left: Point, right: Point, nose: Point) -> f32 {
+        let mouth = Point::new(0.0, 0.0);
+        Landmarks5([left, right, nose, mouth, mouth]).yaw_ratio()
+    }
+
+    #[test]
+    fn frontal_landmarks_have_a_lower_yaw_ratio_than_turned_ones() {
+        let frontal = yaw(
+            Point::new(80.0, 100.0),
+            Point::new(120.0, 100.0),
+            Point::new(100.0, 125.0),
+        );
+        let turned = yaw(
+            Point::new(80.0, 100.0),
+            Point::new(120.0, 100.0),
+            Point::new(112.0, 125.0),
+        );
+        let profile = yaw(
+            Point::new(80.0, 100.0),
+            Point::new(120.0, 100.0),
+            Point::new(121.0, 125.0),
+        );
+        assert!(frontal.abs() < 1e-6, "{frontal}");
+        assert!((turned - 0.6).abs() < 1e-5, "{turned}");
+        assert!(profile > 1.0, "{profile}");
+        // Turning the other way gives the same ratio.
+        let mirrored = yaw(
+            Point::new(80.0, 100.0),
+            Point::new(120.0, 100.0),
+            Point::new(88.0, 125.0),
+        );
+        assert!((mirrored - turned).abs() < 1e-5);
+    }
+
+    #[test]
+    fn a_tilted_frontal_face_is_still_frontal() {
+        // Eyes on a 30-degree line, nose on the perpendicular through their midpoint.
+        let (c, s) = (30f32.to_radians().cos(), 30f32.to_radians().sin());
+        let left = Point::new(100.0 - 20.0 * c, 100.0 - 20.0 * s);
+        let right = Point::new(100.0 + 20.0 * c, 100.0 + 20.0 * s);
+        let nose = Point::new(100.0 - 25.0 * s, 100.0 + 25.0 * c);
+        assert!(yaw(left, right, nose) < 1e-4);
+        assert!(yaw(left, left, nose).is_infinite());
+    }
 
     #[test]
     fn from_raw_normalises_and_rejects_zero() {

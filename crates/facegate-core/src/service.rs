@@ -36,6 +36,9 @@ pub struct Policy {
     pub enrollment_checks: EnrollmentChecks,
     /// Liveness scores at or above this are "live".
     pub liveness_threshold: f32,
+    /// A 1:1 decision is flagged `low_confidence` when a compared face is turned at least
+    /// this far ([`crate::Landmarks5::yaw_ratio`]).
+    pub low_confidence_yaw_ratio: f32,
     /// Largest `limit` a search or identification may ask for.
     pub max_results: usize,
     /// Most photos one batch may index.
@@ -66,6 +69,19 @@ pub struct Verification {
     pub model: String,
     /// The reference that matched best, when a side was a subject or reference.
     pub reference_id: Option<String>,
+    /// A compared face is turned so far that the threshold's calibrated error rates do not
+    /// hold: at the default threshold, frontal-profile pairs of one person are rejected
+    /// about a third of the time. Ask for another photo rather than trust "different".
+    pub low_confidence: bool,
+}
+
+/// One embedding a probe stands for.
+struct Candidate {
+    embedding: Embedding,
+    /// The reference it comes from, when the probe was a reference or subject.
+    reference_id: Option<String>,
+    /// How far its face is turned ([`crate::Landmarks5::yaw_ratio`]).
+    yaw_ratio: f32,
 }
 
 /// The result of a 1:N identification.
@@ -266,12 +282,21 @@ impl FaceService {
         })
     }
 
-    /// The embeddings a probe stands for, with the reference id of each.
-    async fn probe_embeddings(&self, probe: Probe) -> Result<Vec<(Embedding, Option<String>)>> {
+    /// The embeddings a probe stands for.
+    async fn probe_embeddings(&self, probe: Probe) -> Result<Vec<Candidate>> {
+        let from_reference = |r: Reference| Candidate {
+            yaw_ratio: r.face.landmarks.yaw_ratio(),
+            embedding: r.embedding,
+            reference_id: Some(r.id),
+        };
         match probe {
             Probe::Image(bytes) => {
                 let (face, _) = self.engine.embed_main(bytes).await?;
-                Ok(vec![(face.embedding, None)])
+                Ok(vec![Candidate {
+                    yaw_ratio: face.face.landmarks.yaw_ratio(),
+                    embedding: face.embedding,
+                    reference_id: None,
+                }])
             }
             Probe::Reference(id) => {
                 let r = self
@@ -279,17 +304,14 @@ impl FaceService {
                     .reference(&id)
                     .await?
                     .ok_or_else(|| Failure::not_found(format!("reference {id}")))?;
-                Ok(vec![(r.embedding, Some(r.id))])
+                Ok(vec![from_reference(r)])
             }
             Probe::Subject(name) => {
                 let refs = self.references.subject_references(&name).await?;
                 if refs.is_empty() {
                     return Err(Failure::not_found(format!("subject {name}")));
                 }
-                Ok(refs
-                    .into_iter()
-                    .map(|r| (r.embedding, Some(r.id)))
-                    .collect())
+                Ok(refs.into_iter().map(from_reference).collect())
             }
         }
     }
@@ -300,16 +322,16 @@ impl FaceService {
         // Both sides at once: with two images, two inference workers run in parallel.
         let (left, right) = futures_util::join!(self.probe_embeddings(a), self.probe_embeddings(b));
         let (left, right) = (left?, right?);
-        let mut best: Option<(f32, Option<String>)> = None;
-        for (ea, ra) in &left {
-            for (eb, rb) in &right {
-                let s = similarity::compare(ea, eb)?;
-                if best.as_ref().is_none_or(|(b, _)| s > *b) {
-                    best = Some((s, ra.clone().or_else(|| rb.clone())));
+        let mut best: Option<(f32, &Candidate, &Candidate)> = None;
+        for ca in &left {
+            for cb in &right {
+                let s = similarity::compare(&ca.embedding, &cb.embedding)?;
+                if best.as_ref().is_none_or(|(b, _, _)| s > *b) {
+                    best = Some((s, ca, cb));
                 }
             }
         }
-        let (similarity, reference_id) =
+        let (similarity, ca, cb) =
             best.ok_or_else(|| Failure::internal("no embeddings to compare"))?;
         let decision = Threshold(threshold).decide(similarity);
         self.metrics
@@ -319,7 +341,8 @@ impl FaceService {
             decision,
             threshold,
             model: self.engine.model_id().to_string(),
-            reference_id,
+            reference_id: ca.reference_id.clone().or_else(|| cb.reference_id.clone()),
+            low_confidence: ca.yaw_ratio.max(cb.yaw_ratio) >= self.policy.low_confidence_yaw_ratio,
         })
     }
 

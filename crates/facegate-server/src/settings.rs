@@ -58,6 +58,11 @@ pub struct PolicySettings {
     pub min_threshold: Option<f32>,
     /// Enrollment refuses faces whose quality (0..1) is below this.
     pub min_enroll_quality: f32,
+    /// A 1:1 decision is flagged `low_confidence` when a compared face is turned at least
+    /// this far: the nose tip's offset from the eye midpoint in half inter-ocular distances
+    /// (0 frontal, 0.6 about 30-40 degrees of yaw, 1 about 45). cfp-dev's frontal photos
+    /// stay below 0.15 and nine in ten of its profile photos reach 0.6.
+    pub low_confidence_yaw_ratio: f32,
     /// Enrollment refuses images whose face fails the liveness check (`liveness_threshold`);
     /// off by default, since reference photos are often scans or ID pictures.
     pub enrollment_liveness: bool,
@@ -91,6 +96,7 @@ impl Default for PolicySettings {
             search_threshold: None,
             min_threshold: None,
             min_enroll_quality: 0.2,
+            low_confidence_yaw_ratio: 0.6,
             enrollment_liveness: false,
             enrollment_checks: EnrollmentChecks::default(),
             liveness_threshold: None,
@@ -824,6 +830,7 @@ impl Settings {
             enrollment_liveness: p.enrollment_liveness,
             enrollment_checks: p.enrollment_checks,
             liveness_threshold: self.liveness_threshold(None),
+            low_confidence_yaw_ratio: p.low_confidence_yaw_ratio,
             max_results: p.max_results,
             max_batch_photos: p.max_batch_photos,
         }

@@ -71,6 +71,7 @@ fn verify_decides_with_the_default_threshold() {
             "Aaron_Peirsol/Aaron_Peirsol_0003.jpg",
         );
         assert_eq!(same["decision"], "same", "{pack}: {same}");
+        assert_eq!(same["low_confidence"], false, "{pack}: {same}");
         let different = run(
             "Aaron_Peirsol/Aaron_Peirsol_0001.jpg",
             "Abel_Pacheco/Abel_Pacheco_0001.jpg",

@@ -62,10 +62,9 @@ pub struct Quality {
 /// the 112x112 crop fed to the embedder).
 /// `_image` is not read today: every signal comes from the landmarks and the crop.
 pub fn face_quality(_image: &RgbImage, face: &FaceDetection, aligned: &RgbImage) -> Quality {
-    let [left, right, nose, _, _] = face.landmarks.0;
     let face_size_px = eye_distance(face);
     let sharpness = laplacian_variance(aligned);
-    let yaw_ratio = yaw_ratio(left, right, nose);
+    let yaw_ratio = face.landmarks.yaw_ratio();
     let detector_score = face.score.clamp(0.0, 1.0);
     let score = ramp(face_size_px, IOD_TOO_SMALL, IOD_ENOUGH)
         * ramp(sharpness, SHARPNESS_BLURRED, SHARPNESS_SHARP)
@@ -96,23 +95,6 @@ pub fn eye_distance(face: &FaceDetection) -> f32 {
 
 fn distance(a: Point, b: Point) -> f32 {
     (a.x - b.x).hypot(a.y - b.y)
-}
-
-/// The nose tip's offset from the eye midpoint, projected on the eye line (so that a
-/// tilted head does not count as turned), in units of half the inter-ocular distance.
-/// Degenerate eyes (closer than a pixel) count as a profile.
-pub fn yaw_ratio(left_eye: Point, right_eye: Point, nose: Point) -> f32 {
-    let (ex, ey) = (right_eye.x - left_eye.x, right_eye.y - left_eye.y);
-    let iod = ex.hypot(ey);
-    if iod.is_nan() || iod < 1.0 {
-        return f32::INFINITY;
-    }
-    let mid = Point::new(
-        f32::midpoint(left_eye.x, right_eye.x),
-        f32::midpoint(left_eye.y, right_eye.y),
-    );
-    let along = ((nose.x - mid.x) * ex + (nose.y - mid.y) * ey) / iod;
-    (along / (iod / 2.0)).abs()
 }
 
 /// Variance of the 4-neighbour Laplacian (`OpenCV`'s `Laplacian` with `ksize=1`) of the grey
@@ -227,46 +209,6 @@ mod tests {
         });
         let v = laplacian_variance(&img);
         assert!((v - 510.0 * 510.0).abs() < 1.0, "{v}");
-    }
-
-    #[test]
-    fn frontal_landmarks_have_a_lower_yaw_ratio_than_turned_ones() {
-        let frontal = yaw_ratio(
-            Point::new(80.0, 100.0),
-            Point::new(120.0, 100.0),
-            Point::new(100.0, 125.0),
-        );
-        let turned = yaw_ratio(
-            Point::new(80.0, 100.0),
-            Point::new(120.0, 100.0),
-            Point::new(112.0, 125.0),
-        );
-        let profile = yaw_ratio(
-            Point::new(80.0, 100.0),
-            Point::new(120.0, 100.0),
-            Point::new(121.0, 125.0),
-        );
-        assert!(frontal.abs() < 1e-6, "{frontal}");
-        assert!((turned - 0.6).abs() < 1e-5, "{turned}");
-        assert!(profile > 1.0, "{profile}");
-        // Turning the other way gives the same ratio.
-        let mirrored = yaw_ratio(
-            Point::new(80.0, 100.0),
-            Point::new(120.0, 100.0),
-            Point::new(88.0, 125.0),
-        );
-        assert!((mirrored - turned).abs() < 1e-5);
-    }
-
-    #[test]
-    fn a_tilted_frontal_face_is_still_frontal() {
-        // Eyes on a 30-degree line, nose on the perpendicular through their midpoint.
-        let (c, s) = (30f32.to_radians().cos(), 30f32.to_radians().sin());
-        let left = Point::new(100.0 - 20.0 * c, 100.0 - 20.0 * s);
-        let right = Point::new(100.0 + 20.0 * c, 100.0 + 20.0 * s);
-        let nose = Point::new(100.0 - 25.0 * s, 100.0 + 25.0 * c);
-        assert!(yaw_ratio(left, right, nose) < 1e-4);
-        assert!(yaw_ratio(left, left, nose).is_infinite());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `facegate eval`: verification accuracy on a labelled pair list, LFW protocol.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -218,20 +219,7 @@ pub fn run(settings: &Settings, args: &Args) -> anyhow::Result<()> {
         no_face,
         embed_ms,
     } = embed_images(&engine, &root, &names)?;
-    // A pair with an image where no face was found counts as "different": an error for
-    // same-person pairs, as the protocol demands.
-    let scores: Vec<f32> = pairs
-        .iter()
-        .map(|p| {
-            match (
-                embeddings.get(p.left.as_str()),
-                embeddings.get(p.right.as_str()),
-            ) {
-                (Some(a), Some(b)) => similarity::cosine(a, b).unwrap_or(-1.0),
-                _ => -1.0,
-            }
-        })
-        .collect();
+    let scores = pair_scores(&pairs, &embeddings);
     let (labels, folds) = labels_and_folds(&pairs);
     let v = &settings.vision;
     let run = RunInfo {
@@ -300,16 +288,34 @@ pub fn run(settings: &Settings, args: &Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Each pair's cosine. A pair with an image where no face was found scores -1, so it counts
+/// as "different": an error for same-person pairs, as the protocol demands.
+fn pair_scores(pairs: &[Pair], embeddings: &BTreeMap<&str, Embedding>) -> Vec<f32> {
+    pairs
+        .iter()
+        .map(|p| {
+            match (
+                embeddings.get(p.left.as_str()),
+                embeddings.get(p.right.as_str()),
+            ) {
+                (Some(a), Some(b)) => similarity::cosine(a, b).unwrap_or(-1.0),
+                _ => -1.0,
+            }
+        })
+        .collect()
+}
+
 /// One line per pair: both files, whether they show one person, the 1-based fold and the
 /// score.
 fn write_scores(path: &Path, pairs: &[Pair], scores: &[f32]) -> anyhow::Result<()> {
     let mut out = String::from("file_x,file_y,same,fold,score\n");
     for (pair, score) in pairs.iter().zip(scores) {
         let fold = pair.fold.map_or(String::new(), |f| (f + 1).to_string());
-        out.push_str(&format!(
-            "{},{},{},{fold},{score}\n",
+        writeln!(
+            out,
+            "{},{},{},{fold},{score}",
             pair.left, pair.right, pair.same
-        ));
+        )?;
     }
     std::fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))?;
     std::fs::write(path, out)?;

@@ -25,6 +25,8 @@ struct Output {
     threshold: f32,
     model: String,
     faces: [usize; 2],
+    /// A face is turned beyond `policy.low_confidence_yaw_ratio`, as the API answers.
+    low_confidence: bool,
 }
 
 pub fn run(settings: &Settings, args: &Args) -> anyhow::Result<()> {
@@ -39,5 +41,8 @@ pub fn run(settings: &Settings, args: &Args) -> anyhow::Result<()> {
         threshold,
         model: a.main.embedding.model().to_string(),
         faces: [a.face_count, b.face_count],
+        low_confidence: [&a, &b]
+            .iter()
+            .any(|m| m.main.face.landmarks.yaw_ratio() >= settings.policy.low_confidence_yaw_ratio),
     })
 }

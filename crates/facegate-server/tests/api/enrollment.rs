@@ -1,6 +1,7 @@
 //! Enrollment, 1:N identification and 1:1 verification on LFW photos.
 
 use facegate_core::enrollment_checks::EnrollmentChecks;
+use facegate_vision::testing::datasets_dir;
 use reqwest::StatusCode;
 use reqwest::multipart::Form;
 use serde_json::{Value, json};
@@ -49,6 +50,7 @@ async fn assert_verify_decisions(app: &TestApp, lfw: &Lfw, id: &str) -> Value {
     )
     .await;
     assert_eq!(same["decision"], "same", "{same}");
+    assert_eq!(same["low_confidence"], false, "two frontal photos: {same}");
     let different = verify(
         app,
         image_form("file_a", photo(0)).part("file_b", image_part(stranger())),
@@ -248,6 +250,39 @@ async fn assert_tiny_face_is_low_quality(app: &TestApp, lfw: &Lfw) {
         )
         .await;
     expect_error(low, StatusCode::UNPROCESSABLE_ENTITY, "low_quality").await;
+}
+
+/// A profile photo against an enrolled frontal one: whatever the decision, the answer says
+/// that the pose makes it unreliable, image against image and against the subject.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_profile_photo_makes_the_decision_low_confidence() {
+    let Some(fx) = Fixtures::get() else {
+        return;
+    };
+    let person = datasets_dir()
+        .expect("the fixtures found the datasets")
+        .join("cfp-dev/152_Elizabeth_Warren");
+    let read = |name: &str| std::fs::read(person.join(name)).unwrap();
+    let dir = temp_dir();
+    let app = TestApp::spawn(&settings(&fx.models, dir.path())).await;
+    let (status, body) = try_enroll(&app, "warren", read("frontal_06.jpg")).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+
+    let frontal = verify(
+        &app,
+        image_form("file_a", read("frontal_02.jpg")).text("subject", "warren"),
+    )
+    .await;
+    assert_eq!(frontal["decision"], "same", "{frontal}");
+    assert_eq!(frontal["low_confidence"], false, "{frontal}");
+    for form in [
+        image_form("file_a", read("profile_03.jpg")).text("subject", "warren"),
+        image_form("file_a", read("profile_03.jpg"))
+            .part("file_b", image_part(read("frontal_06.jpg"))),
+    ] {
+        let profile = verify(&app, form).await;
+        assert_eq!(profile["low_confidence"], true, "{profile}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
