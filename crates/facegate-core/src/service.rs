@@ -71,7 +71,7 @@ pub struct Verification {
     pub reference_id: Option<String>,
     /// A compared face is turned so far that the threshold's calibrated error rates do not
     /// hold: at the default threshold, frontal-profile pairs of one person are rejected
-    /// about a third of the time. Ask for another photo rather than trust "different".
+    /// more than a third of the time. Ask for another photo rather than trust "different".
     pub low_confidence: bool,
 }
 

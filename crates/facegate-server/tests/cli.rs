@@ -388,8 +388,8 @@ fn a_heic_photo_verifies_against_a_jpeg_of_the_same_person() {
 /// A frontal and a profile photo of one cfp-dev person: the open pack's default (MobileFaceNet
 /// fused with dlib's ResNet) says "same" at its default threshold, where MobileFaceNet alone
 /// (the earlier default) says "different". Both photos are of Elizabeth Warren; at the
-/// default thresholds the fusion accepts 102 of cfp-dev's 3,500 frontal-profile pairs that
-/// MobileFaceNet rejects (and rejects 146 it accepted; docs/ACCURACY.md).
+/// default thresholds the fusion accepts 119 of cfp-dev's 3,500 genuine frontal-profile pairs
+/// that MobileFaceNet rejects (and rejects 173 it accepted; docs/ACCURACY.md).
 #[test]
 fn the_open_pack_matches_a_frontal_and_a_profile_photo_of_one_person() {
     let (Some(_), Some(data)) = (models_dir(), datasets_dir()) else {
