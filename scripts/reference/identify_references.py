@@ -45,10 +45,15 @@ def main():
             r = session.post(args.url + path, files={"file": f}, data=fields, timeout=60)
         return r
 
+    def subject(person):
+        # Subject names allow letters, digits, spaces and ._:-@ only.
+        return person.name.replace("'", "")
+
     refs = ["frontal_01.jpg"] + (["profile_01.jpg"] if args.gallery == "+profile" else [])
     for person in people:
         for name in refs:
-            r = post("/api/v1/reference", person / name, subject=person.name)
+            # The main face (a few photos hold a second, smaller face).
+            r = post("/api/v1/reference", person / name, subject=subject(person), face_index="0")
             if r.status_code != 201:
                 print(f"enroll {person.name}/{name}: {r.status_code} {r.text}", file=sys.stderr)
     totals = {}
@@ -58,7 +63,7 @@ def main():
                 r = post("/api/v1/identify", person / f"{kind}_{i:02d}.jpg", limit="1")
                 body = r.json()
                 top = body.get("matches") or []
-                hit = bool(top) and top[0]["subject"] == person.name
+                hit = bool(top) and top[0]["subject"] == subject(person)
                 seen, hits = totals.get(kind, (0, 0))
                 totals[kind] = (seen + 1, hits + hit)
     for kind, (seen, hits) in totals.items():

@@ -1,5 +1,6 @@
 //! Face embedding models, alone or fused.
 
+use std::borrow::Cow;
 use std::path::Path;
 
 use facegate_core::{Embedding, ModelId};
@@ -34,6 +35,16 @@ impl Chip {
         match self {
             Chip::Arcface => ALIGNED_SIZE,
             Chip::Dlib => align::DLIB_CHIP_SIZE,
+        }
+    }
+
+    /// This chip of a face, made from its ArcFace crop.
+    fn cut(self, aligned: &RgbImage) -> Result<Cow<'_, RgbImage>, VisionError> {
+        match self {
+            Chip::Arcface => Ok(Cow::Borrowed(aligned)),
+            Chip::Dlib => align::dlib_chip(aligned).map(Cow::Owned).ok_or_else(|| {
+                VisionError::Inference("the dlib chip transform is degenerate".into())
+            }),
         }
     }
 }
@@ -231,14 +242,8 @@ impl Part {
         for group in inputs.chunks(chunk) {
             let mut tensor = vec![0.0; per * group.len()];
             for (img, slot) in group.iter().zip(tensor.chunks_exact_mut(per)) {
-                let chip = match self.network.chip {
-                    Chip::Arcface => None,
-                    Chip::Dlib => Some(align::dlib_chip(img).ok_or_else(|| {
-                        VisionError::Inference("the dlib chip transform is degenerate".into())
-                    })?),
-                };
-                let img = chip.as_ref().unwrap_or(img);
-                imgproc::write_chw(img, ChannelOrder::Rgb, self.network.normalize, slot);
+                let chip = self.network.chip.cut(img)?;
+                imgproc::write_chw(&chip, ChannelOrder::Rgb, self.network.normalize, slot);
             }
             let outputs = self.model.run(&[group.len(), 3, side, side], &tensor)?;
             let first = outputs
