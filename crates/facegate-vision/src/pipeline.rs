@@ -140,7 +140,9 @@ impl Pipeline {
     }
 
     /// Every face, the main one first (by the configured rule); large photos are searched
-    /// in tiles ([`detect::tiled`]) so that small faces are found too.
+    /// in tiles ([`detect::tiled`]) so that small faces are found too. When that finds
+    /// nothing, the main-face path's searches (the padded retry, turned copies) run, so that
+    /// a photo whose face verifies can also be enrolled and indexed.
     pub fn detect(&mut self, image: &RgbImage) -> Result<Vec<FaceDetection>, VisionError> {
         let size = self.config.detection_size;
         self.timed(Stage::Detect, |p| {
@@ -150,6 +152,9 @@ impl Pipeline {
                 size,
                 &p.config.group_photos,
             )?;
+            if faces.is_empty() {
+                return p.detect_main_untimed(image);
+            }
             p.rank(&mut faces, image);
             Ok(faces)
         })
