@@ -36,8 +36,8 @@ pub struct Policy {
     pub enrollment_checks: EnrollmentChecks,
     /// Liveness scores at or above this are "live".
     pub liveness_threshold: f32,
-    /// A 1:1 decision is flagged `low_confidence` when a compared face is turned at least
-    /// this far ([`crate::Landmarks5::yaw_ratio`]).
+    /// A 1:1 or 1:N answer is flagged `low_confidence` when a compared face (1:N: the probe)
+    /// is turned at least this far ([`crate::Landmarks5::yaw_ratio`]).
     pub low_confidence_yaw_ratio: f32,
     /// Largest `limit` a search or identification may ask for.
     pub max_results: usize,
@@ -80,8 +80,8 @@ struct Candidate {
     embedding: Embedding,
     /// The reference it comes from, when the probe was a reference or subject.
     reference_id: Option<String>,
-    /// How far its face is turned ([`crate::Landmarks5::yaw_ratio`]).
-    yaw_ratio: f32,
+    /// Whether its face is turned beyond `policy.low_confidence_yaw_ratio`.
+    turned: bool,
 }
 
 /// The result of a 1:N identification.
@@ -95,6 +95,9 @@ pub struct Identification {
     pub best_similarity: Option<f32>,
     pub threshold: f32,
     pub face: FaceDetection,
+    /// The probe face is turned so far that the threshold's calibrated error rates do not
+    /// hold (see [`Verification::low_confidence`]): "unknown" may be a turned head.
+    pub low_confidence: bool,
 }
 
 /// The result of indexing a photo.
@@ -282,10 +285,15 @@ impl FaceService {
         })
     }
 
+    /// Whether `face` is turned so far that decisions on it are unreliable.
+    fn turned(&self, face: &FaceDetection) -> bool {
+        face.landmarks.yaw_ratio() >= self.policy.low_confidence_yaw_ratio
+    }
+
     /// The embeddings a probe stands for.
     async fn probe_embeddings(&self, probe: Probe) -> Result<Vec<Candidate>> {
         let from_reference = |r: Reference| Candidate {
-            yaw_ratio: r.face.landmarks.yaw_ratio(),
+            turned: self.turned(&r.face),
             embedding: r.embedding,
             reference_id: Some(r.id),
         };
@@ -293,7 +301,7 @@ impl FaceService {
             Probe::Image(bytes) => {
                 let (face, _) = self.engine.embed_main(bytes).await?;
                 Ok(vec![Candidate {
-                    yaw_ratio: face.face.landmarks.yaw_ratio(),
+                    turned: self.turned(&face.face),
                     embedding: face.embedding,
                     reference_id: None,
                 }])
@@ -342,7 +350,7 @@ impl FaceService {
             threshold,
             model: self.engine.model_id().to_string(),
             reference_id: ca.reference_id.clone().or_else(|| cb.reference_id.clone()),
-            low_confidence: ca.yaw_ratio.max(cb.yaw_ratio) >= self.policy.low_confidence_yaw_ratio,
+            low_confidence: ca.turned || cb.turned,
         })
     }
 
@@ -507,6 +515,7 @@ impl FaceService {
             matches,
             best_similarity,
             threshold,
+            low_confidence: self.turned(&probe.face),
             face: probe.face,
         })
     }

@@ -253,7 +253,7 @@ async fn assert_tiny_face_is_low_quality(app: &TestApp, lfw: &Lfw) {
 }
 
 /// A profile photo against an enrolled frontal one: whatever the decision, the answer says
-/// that the pose makes it unreliable, image against image and against the subject.
+/// that the pose makes it unreliable, image against image, against the subject and in 1:N.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_profile_photo_makes_the_decision_low_confidence() {
     let Some(fx) = Fixtures::get() else {
@@ -282,6 +282,15 @@ async fn a_profile_photo_makes_the_decision_low_confidence() {
     ] {
         let profile = verify(&app, form).await;
         assert_eq!(profile["low_confidence"], true, "{profile}");
+    }
+    for (photo, turned) in [("frontal_02.jpg", false), ("profile_03.jpg", true)] {
+        let found = expect_json(
+            app.post_form("/api/v1/identify", image_form("file", read(photo)))
+                .await,
+            StatusCode::OK,
+        )
+        .await;
+        assert_eq!(found["low_confidence"], turned, "{photo}: {found}");
     }
 }
 
