@@ -45,6 +45,14 @@ pub struct Policy {
     pub max_batch_photos: usize,
 }
 
+impl Policy {
+    /// Whether `face` is turned so far (`low_confidence_yaw_ratio`) that decisions on it are
+    /// unreliable.
+    pub fn turned(&self, face: &FaceDetection) -> bool {
+        face.landmarks.yaw_ratio() >= self.low_confidence_yaw_ratio
+    }
+}
+
 /// A stored reference, and the checks it failed under the `warn` policy.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Enrolled {
@@ -285,15 +293,10 @@ impl FaceService {
         })
     }
 
-    /// Whether `face` is turned so far that decisions on it are unreliable.
-    fn turned(&self, face: &FaceDetection) -> bool {
-        face.landmarks.yaw_ratio() >= self.policy.low_confidence_yaw_ratio
-    }
-
     /// The embeddings a probe stands for.
     async fn probe_embeddings(&self, probe: Probe) -> Result<Vec<Candidate>> {
         let from_reference = |r: Reference| Candidate {
-            turned: self.turned(&r.face),
+            turned: self.policy.turned(&r.face),
             embedding: r.embedding,
             reference_id: Some(r.id),
         };
@@ -301,7 +304,7 @@ impl FaceService {
             Probe::Image(bytes) => {
                 let (face, _) = self.engine.embed_main(bytes).await?;
                 Ok(vec![Candidate {
-                    turned: self.turned(&face.face),
+                    turned: self.policy.turned(&face.face),
                     embedding: face.embedding,
                     reference_id: None,
                 }])
@@ -515,7 +518,7 @@ impl FaceService {
             matches,
             best_similarity,
             threshold,
-            low_confidence: self.turned(&probe.face),
+            low_confidence: self.policy.turned(&probe.face),
             face: probe.face,
         })
     }

@@ -805,7 +805,7 @@ impl Settings {
     }
 
     /// The threshold for 1:1 decisions with the active model.
-    pub fn threshold(&self) -> f32 {
+    fn threshold(&self) -> f32 {
         self.policy
             .threshold
             .unwrap_or_else(|| self.embedder().threshold(self.vision.flip_tta))

@@ -33,7 +33,8 @@ pub fn run(settings: &Settings, args: &Args) -> anyhow::Result<()> {
     let mut pipeline = Pipeline::open(&settings.vision)?;
     let a = embed_main_file(&mut pipeline, &args.image_a)?;
     let b = embed_main_file(&mut pipeline, &args.image_b)?;
-    let threshold = args.threshold.unwrap_or_else(|| settings.threshold());
+    let policy = settings.policy();
+    let threshold = args.threshold.unwrap_or(policy.threshold);
     let similarity = similarity::cosine(&a.main.embedding, &b.main.embedding)?;
     print_json(&Output {
         similarity,
@@ -41,8 +42,6 @@ pub fn run(settings: &Settings, args: &Args) -> anyhow::Result<()> {
         threshold,
         model: a.main.embedding.model().to_string(),
         faces: [a.face_count, b.face_count],
-        low_confidence: [&a, &b]
-            .iter()
-            .any(|m| m.main.face.landmarks.yaw_ratio() >= settings.policy.low_confidence_yaw_ratio),
+        low_confidence: policy.turned(&a.main.face) || policy.turned(&b.main.face),
     })
 }
