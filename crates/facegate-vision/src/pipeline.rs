@@ -141,8 +141,9 @@ impl Pipeline {
 
     /// Every face, the main one first (by the configured rule); large photos are searched
     /// in tiles ([`detect::tiled`]) so that small faces are found too. When that finds
-    /// nothing, the main-face path's searches (the padded retry, turned copies) run, so that
-    /// a photo whose face verifies can also be enrolled and indexed.
+    /// nothing (its full-size pass includes the padded retry), the main-face path's other
+    /// searches run (the small input, turned copies), so that a photo whose face verifies
+    /// can also be enrolled and indexed.
     pub fn detect(&mut self, image: &RgbImage) -> Result<Vec<FaceDetection>, VisionError> {
         let size = self.config.detection_size;
         self.timed(Stage::Detect, |p| {
@@ -153,7 +154,8 @@ impl Pipeline {
                 &p.config.group_photos,
             )?;
             if faces.is_empty() {
-                return p.detect_main_untimed(image);
+                let small = p.detect_small(image)?;
+                return p.or_turned(image, small);
             }
             p.rank(&mut faces, image);
             Ok(faces)
@@ -179,15 +181,32 @@ impl Pipeline {
     /// when that finds nothing or a doubtful main face, turned copies of the image (a photo
     /// taken sideways or upside down, a head tilted far over), whose best beats it.
     fn detect_main_untimed(&mut self, image: &RgbImage) -> Result<Vec<FaceDetection>, VisionError> {
-        let small = self.config.main_face_detection_size;
-        let mut faces = Vec::new();
-        if small < self.config.detection_size {
-            faces = self.detector.detect(image, small)?;
-            self.rank(&mut faces, image);
-        }
+        let mut faces = self.detect_small(image)?;
         if faces.is_empty() {
             faces = self.detect_at(image, self.config.detection_size)?;
         }
+        self.or_turned(image, faces)
+    }
+
+    /// The fast pass at `main_face_detection_size`, when it is smaller than the full input.
+    fn detect_small(&mut self, image: &RgbImage) -> Result<Vec<FaceDetection>, VisionError> {
+        let small = self.config.main_face_detection_size;
+        if small >= self.config.detection_size {
+            return Ok(Vec::new());
+        }
+        let mut faces = self.detector.detect(image, small)?;
+        self.rank(&mut faces, image);
+        Ok(faces)
+    }
+
+    /// `faces`, or, when they are none or their main face is doubtful, the faces of a
+    /// turned copy that beat it.
+    fn or_turned(
+        &mut self,
+        image: &RgbImage,
+        faces: Vec<FaceDetection>,
+    ) -> Result<Vec<FaceDetection>, VisionError> {
+        let small = self.config.main_face_detection_size;
         let main_score = faces.first().map(|f| f.score);
         if !self.config.turned_faces
             || main_score.is_some_and(|s| s >= detect::turned::DOUBTFUL_SCORE)

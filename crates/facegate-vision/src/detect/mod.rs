@@ -58,6 +58,16 @@ pub fn detect_with_pad_retry(
     if !faces.is_empty() {
         return Ok(faces);
     }
+    pad_retry(detector, image, input)
+}
+
+/// What [`detect_with_pad_retry`] runs after a pass over `image` found nothing: the padded
+/// copy, then the detector's fallback.
+pub fn pad_retry(
+    detector: &mut dyn Detector,
+    image: &RgbImage,
+    input: u32,
+) -> Result<Vec<FaceDetection>, VisionError> {
     // The padded copy is shrunk to the input by the detector anyway: pad a copy no larger
     // than the input, not a 24 MP photo grown to 120 MP.
     let (w, h) = detector.input_dims(input);

@@ -14,7 +14,7 @@
 use facegate_core::{BoundingBox, FaceDetection};
 use image::RgbImage;
 
-use super::{Detector, detect_with_pad_retry};
+use super::{Detector, detect_with_pad_retry, pad_retry};
 use crate::config::GroupPhotos;
 use crate::{VisionError, imgproc};
 
@@ -137,6 +137,10 @@ pub fn detect_all(
         }
     }
     faces.extend(detector.confirm(image, added)?);
+    if faces.is_empty() {
+        // Tiles found only what the detector's check rejected: as without tiles.
+        return pad_retry(detector, image, input);
+    }
     Ok(faces)
 }
 
