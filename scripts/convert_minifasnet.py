@@ -9,7 +9,8 @@ MiniFASNetV1SE of that repository's src/model_lib/MiniFASNet.py for an 80x80 inp
     logits [N, 3]          softmax is the caller's; class 1 = real face
 
 Batch normalisation (eps 1e-5, inference statistics) is folded into the preceding
-convolution or linear layer in float64; dropout is a no-op at inference. The output is
+convolution or linear layer in float64; dropout is a no-op at inference. PReLUs are written
+as Mul + Max (onnx_prelu.py: the same results, faster in ONNX Runtime). The output is
 byte-identical on every run: fixed opset, IR version and producer, names derived from the
 checkpoint's keys, nodes and weights in graph order.
 
@@ -26,6 +27,8 @@ from pathlib import Path
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
+
+import onnx_prelu
 
 INPUT_SIZE = 80
 OPSET = 17
@@ -224,6 +227,7 @@ def build(weights: dict, arch: str) -> onnx.ModelProto:
     model.doc_string = (f"{arch} ({INPUT_SIZE}x{INPUT_SIZE}, BGR 0..255) from "
                         "github.com/minivision-ai/Silent-Face-Anti-Spoofing; "
                         "softmax(logits)[1] is the real-face probability")
+    onnx_prelu.rewrite(model)
     onnx.checker.check_model(model, full_check=True)
     return model
 

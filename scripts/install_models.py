@@ -26,7 +26,7 @@ CONVERT_REQUIREMENTS = ROOT / "scripts" / "convert-requirements.txt"
 VENDOR = ROOT / "models" / "vendor"
 # An entry's `convert` -> the script in scripts/ that turns its source file into the ONNX file.
 CONVERTERS = {"tflite2onnx": "convert_tflite.py", "minifasnet": "convert_minifasnet.py",
-              "dlib_resnet": "convert_dlib_resnet.py"}
+              "dlib_resnet": "convert_dlib_resnet.py", "fast_prelu": "onnx_prelu.py"}
 
 INSIGHTFACE_NOTICE = """\
 NOTICE: the default 'insightface' model pack uses InsightFace's pretrained weights, which
@@ -109,7 +109,7 @@ def install(entry: dict, archive: Path, target: Path, failures: list) -> None:
     if script is None:
         raise SystemExit(f"unknown conversion in manifest: {entry['convert']}")
     extracted = "member" in entry
-    source = target.with_suffix(Path(entry["member"]).suffix) if extracted else archive
+    source = target.with_suffix(".source" + Path(entry["member"]).suffix) if extracted else archive
     if extracted:
         extract(archive, entry["member"], source)
     try:

@@ -19,10 +19,6 @@ pub struct ManifestEntry {
     pub source: String,
     pub license: String,
     pub sha256: String,
-    /// ONNX Runtime graph optimisation level (1 basic, 2 extended, 3 all with layout
-    /// changes); 3 unless the model measured faster at a lower one.
-    #[serde(default)]
-    pub optimization: Option<u8>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -93,12 +89,6 @@ mod tests {
             );
         }
         assert!(m.model.iter().all(|e| e.sha256.len() == 64));
-        assert!(
-            m.model
-                .iter()
-                .all(|e| e.optimization.is_none_or(|level| (1..=3).contains(&level))),
-            "optimization levels are 1, 2 or 3"
-        );
     }
 
     #[test]

@@ -40,7 +40,9 @@ pub fn environment(models_dir: &Path) -> Result<&'static Environment, VisionErro
 }
 
 /// Opens one model of the manifest as a session with `intra_threads` threads that do not
-/// spin (spinning threads halve throughput on small machines).
+/// spin (spinning threads halve throughput on small machines), at ONNX Runtime's full
+/// graph optimisation (level 3, with its blocked NCHWc layout: every model of the manifest
+/// measured fastest there once its PReLUs were rewritten, `scripts/onnx_prelu.py`).
 pub fn open_session(
     models_dir: &Path,
     file: &str,
@@ -51,14 +53,9 @@ pub fn open_session(
         reason: "not listed in models/manifest.toml".to_owned(),
     })?;
     let path = manifest::verified_path(models_dir, &entry)?;
-    let level = match entry.optimization {
-        Some(1) => GraphOptimizationLevel::Level1,
-        Some(2) => GraphOptimizationLevel::Level2,
-        _ => GraphOptimizationLevel::Level3,
-    };
     let env = environment(models_dir)?;
     let session = Session::builder(env)?
-        .with_optimization_level(level)
+        .with_optimization_level(GraphOptimizationLevel::Level3)
         .map_err(ort::Error::from)?
         .with_intra_threads(intra_threads)
         .map_err(ort::Error::from)?
