@@ -13,13 +13,17 @@ use crate::runtime::{Model, Output};
 /// Input side the model was trained at; any multiple of 32 works (the graph is dynamic).
 pub const DEFAULT_INPUT: u32 = 640;
 const STRIDES: [u32; 3] = [8, 16, 32];
+/// The input's sides are multiples of the coarsest stride.
+const STRIDE_MAX: u32 = 32;
 const ANCHORS_PER_CELL: usize = 2;
 const NMS_IOU: f32 = 0.4;
 pub const DEFAULT_THRESHOLD: f32 = 0.5;
 pub const MODEL_FILE: &str = "insightface/scrfd_500m_bnkps.onnx";
 
-/// SCRFD on a square input (640 by default): the image is resized to fit (aspect kept),
-/// placed top-left on a black canvas, normalised `(x - 127.5) / 128` in RGB.
+/// SCRFD on an input of at most `input` x `input` (640 by default): the image is resized to
+/// fit (aspect kept), placed top-left on a black canvas whose sides are those of the
+/// resized image rounded up to a multiple of 32 (the graph takes any such size, so a 16:9
+/// photo costs 60% of the square's pixels), normalised `(x - 127.5) / 128` in RGB.
 #[derive(Debug)]
 pub struct Scrfd {
     model: Model,
@@ -57,13 +61,17 @@ impl Detector for Scrfd {
         let (new_w, new_h) = (new_w.max(1), new_h.max(1));
         let scale = new_h as f32 / h as f32;
         let resized = imgproc::resize(image, new_w, new_h, Interpolation::Bilinear);
-        let mut canvas = RgbImage::new(input, input);
+        let (canvas_w, canvas_h) = (
+            new_w.div_ceil(STRIDE_MAX) * STRIDE_MAX,
+            new_h.div_ceil(STRIDE_MAX) * STRIDE_MAX,
+        );
+        let mut canvas = RgbImage::new(canvas_w, canvas_h);
         image::imageops::replace(&mut canvas, &resized, 0, 0);
         let tensor = imgproc::to_chw(&canvas, ChannelOrder::Rgb, Normalize::uniform(127.5, 128.0));
         let outputs = self
             .model
-            .run(&[1, 3, input as usize, input as usize], &tensor)?;
-        let faces = decode(&outputs, self.threshold, input)?;
+            .run(&[1, 3, canvas_h as usize, canvas_w as usize], &tensor)?;
+        let faces = decode(&outputs, self.threshold, canvas_w, canvas_h)?;
         Ok(nms(faces, NMS_IOU)
             .into_iter()
             .map(|f| f.mapped(1.0 / scale, 0.0, 0.0))
@@ -71,7 +79,7 @@ impl Detector for Scrfd {
     }
 
     fn input_dims(&self, input: u32) -> (u32, u32) {
-        let side = (input / 32).max(1) * 32;
+        let side = (input / STRIDE_MAX).max(1) * STRIDE_MAX;
         (side, side)
     }
 }
@@ -88,17 +96,19 @@ fn find(outputs: &[Output], width: i64, anchors: usize) -> Result<&[f32], Vision
         })
 }
 
-/// Decodes the scores, box distances and keypoint offsets of every stride in 640x640
-/// input coordinates. Anchor centres sit at `(col * stride, row * stride)`, two per cell.
+/// Decodes the scores, box distances and keypoint offsets of every stride in the
+/// `width` x `height` input's coordinates. Anchor centres sit at
+/// `(col * stride, row * stride)`, two per cell, row by row.
 fn decode(
     outputs: &[Output],
     threshold: f32,
-    input: u32,
+    width: u32,
+    height: u32,
 ) -> Result<Vec<FaceDetection>, VisionError> {
     let mut faces = Vec::new();
     for stride in STRIDES {
-        let cells = input / stride;
-        let anchors = (cells * cells) as usize * ANCHORS_PER_CELL;
+        let cells = width / stride;
+        let anchors = (cells * (height / stride)) as usize * ANCHORS_PER_CELL;
         let scores = find(outputs, 1, anchors)?;
         let boxes = find(outputs, 4, anchors)?;
         let kps = find(outputs, 10, anchors)?;
