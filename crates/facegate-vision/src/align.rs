@@ -122,26 +122,56 @@ pub fn warp(src: &RgbImage, transform: &Similarity, width: u32, height: u32) -> 
     let inv = transform.inverse()?;
     let (sw, sh) = (i64::from(src.width()), i64::from(src.height()));
     let raw = src.as_raw();
+    let at = |x: i64, y: i64| ((y * sw + x) * 3) as usize;
     let fetch = |x: i64, y: i64, c: usize| -> f64 {
         if x < 0 || y < 0 || x >= sw || y >= sh {
             0.0
         } else {
-            f64::from(raw[((y * sw + x) * 3) as usize + c])
+            f64::from(raw[at(x, y) + c])
         }
     };
     let mut out = RgbImage::new(width, height);
     for (u, v, px) in out.enumerate_pixels_mut() {
         let (sx, sy) = inv.apply(f64::from(u), f64::from(v));
-        let (x0, y0) = (sx.floor(), sy.floor());
-        let (fx, fy) = (sx - x0, sy - y0);
-        let (x0, y0) = (x0 as i64, y0 as i64);
+        let (x0, y0) = (floor(sx), floor(sy));
+        let (fx, fy) = (sx - x0 as f64, sy - y0 as f64);
+        let inside = x0 >= 0 && y0 >= 0 && x0 + 1 < sw && y0 + 1 < sh;
         for c in 0..3 {
-            let top = fetch(x0, y0, c) * (1.0 - fx) + fetch(x0 + 1, y0, c) * fx;
-            let bottom = fetch(x0, y0 + 1, c) * (1.0 - fx) + fetch(x0 + 1, y0 + 1, c) * fx;
-            px.0[c] = (top * (1.0 - fy) + bottom * fy).round().clamp(0.0, 255.0) as u8;
+            let [p00, p10, p01, p11] = if inside {
+                let (top, bottom) = (at(x0, y0) + c, at(x0, y0 + 1) + c);
+                [raw[top], raw[top + 3], raw[bottom], raw[bottom + 3]].map(f64::from)
+            } else {
+                [
+                    fetch(x0, y0, c),
+                    fetch(x0 + 1, y0, c),
+                    fetch(x0, y0 + 1, c),
+                    fetch(x0 + 1, y0 + 1, c),
+                ]
+            };
+            let top = p00 * (1.0 - fx) + p10 * fx;
+            let bottom = p01 * (1.0 - fx) + p11 * fx;
+            px.0[c] = round_to_u8(top * (1.0 - fy) + bottom * fy);
         }
     }
     Some(out)
+}
+
+/// `x.floor()` as an integer, without the libm call that `f64::floor` is on CPUs without
+/// SSE4.1 (the x86-64 baseline): the warp's hot loop calls it twice a pixel.
+fn floor(x: f64) -> i64 {
+    let t = x as i64;
+    if (t as f64) > x { t - 1 } else { t }
+}
+
+/// `x.round().clamp(0.0, 255.0) as u8` (halves away from zero) without libm, as [`floor`].
+fn round_to_u8(x: f64) -> u8 {
+    let clamped = x.clamp(0.0, 255.0);
+    let t = clamped as u8;
+    if clamped - f64::from(t) >= 0.5 {
+        t + 1
+    } else {
+        t
+    }
 }
 
 #[cfg(test)]
@@ -167,6 +197,21 @@ mod tests {
         let back = est.inverse().unwrap();
         let (x, y) = back.apply(est.apply(10.0, 20.0).0, est.apply(10.0, 20.0).1);
         assert!((x - 10.0).abs() < 1e-9 && (y - 20.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn floor_and_rounding_match_the_float_functions() {
+        for x in [
+            -2.5, -1.0, -0.7, -0.0, 0.0, 0.3, 0.5, 1.0, 2.49, 2.5, 254.5, 254.6, 300.0,
+        ] {
+            assert_eq!(floor(x), x.floor() as i64, "floor({x})");
+            assert_eq!(
+                round_to_u8(x),
+                x.round().clamp(0.0, 255.0) as u8,
+                "round({x})"
+            );
+        }
+        assert_eq!(round_to_u8(f64::NAN), 0);
     }
 
     #[test]
