@@ -10,7 +10,7 @@ MiniFASNetV1SE of that repository's src/model_lib/MiniFASNet.py for an 80x80 inp
 
 Batch normalisation (eps 1e-5, inference statistics) is folded into the preceding
 convolution or linear layer in float64; dropout is a no-op at inference. PReLUs are written
-as Mul + Max (onnx_prelu.py: the same results, faster in ONNX Runtime). The output is
+in operators ONNX Runtime runs faster (onnx_prelu.py: the same results). The output is
 byte-identical on every run: fixed opset, IR version and producer, names derived from the
 checkpoint's keys, nodes and weights in graph order.
 
