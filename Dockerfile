@@ -20,8 +20,7 @@ WORKDIR /src
 # installer or its converters change.
 COPY models/manifest.toml models/manifest.toml
 COPY models/vendor models/vendor
-COPY scripts/install_models.py scripts/convert_tflite.py scripts/convert_minifasnet.py \
-     scripts/convert-requirements.txt scripts/
+COPY scripts/install_models.py scripts/convert_*.py scripts/convert-requirements.txt scripts/
 RUN python3 scripts/install_models.py
 
 # rust-toolchain.toml is left out on purpose: it would make rustup download rustfmt and

@@ -10,7 +10,7 @@ MiniFASNetV1SE of that repository's src/model_lib/MiniFASNet.py for an 80x80 inp
 
 Batch normalisation (eps 1e-5, inference statistics) is folded into the preceding
 convolution or linear layer in float64; dropout is a no-op at inference. PReLUs are written
-in operators ONNX Runtime runs faster (onnx_prelu.py: the same results). The output is
+in operators ONNX Runtime runs faster (convert_prelu.py: the same results). The output is
 byte-identical on every run: fixed opset, IR version and producer, names derived from the
 checkpoint's keys, nodes and weights in graph order.
 
@@ -28,7 +28,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-import onnx_prelu
+import convert_prelu
 
 INPUT_SIZE = 80
 OPSET = 17
@@ -227,7 +227,7 @@ def build(weights: dict, arch: str) -> onnx.ModelProto:
     model.doc_string = (f"{arch} ({INPUT_SIZE}x{INPUT_SIZE}, BGR 0..255) from "
                         "github.com/minivision-ai/Silent-Face-Anti-Spoofing; "
                         "softmax(logits)[1] is the real-face probability")
-    onnx_prelu.rewrite(model)
+    convert_prelu.rewrite(model)
     onnx.checker.check_model(model, full_check=True)
     return model
 

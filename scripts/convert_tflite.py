@@ -4,7 +4,7 @@
 tflite2onnx keeps the TFLite graph's fixed batch of 2; this makes the batch dimension
 dynamic (input, output and the final Reshape's shape constant), so that facegate can embed
 every face of a photo in one run, and writes its PReLUs in faster operators
-(onnx_prelu.py: the same results). Run with PYTHONHASHSEED=0: tflite2onnx walks sets of
+(convert_prelu.py: the same results). Run with PYTHONHASHSEED=0: tflite2onnx walks sets of
 names and of objects, so the hash seed is fixed and the weights are sorted by name: the
 output is then byte-identical on every machine, which the SHA-256 in models/manifest.toml
 checks.
@@ -18,7 +18,7 @@ import onnx
 import tflite2onnx
 from onnx import numpy_helper
 
-import onnx_prelu
+import convert_prelu
 
 
 def make_batch_dynamic(model: onnx.ModelProto) -> None:
@@ -56,7 +56,7 @@ def main(src: str, dst: str) -> int:
     finally:
         raw.unlink(missing_ok=True)
     make_batch_dynamic(model)
-    onnx_prelu.rewrite(model)
+    convert_prelu.rewrite(model)
     sort_initializers(model)
     onnx.checker.check_model(model)
     onnx.save(model, dst)

@@ -3,6 +3,7 @@
 
 Subcommands (each prints its findings and exits 1 when there is any):
   toolchain                 the Dockerfile's Rust image matches rust-toolchain.toml
+  converters                the Dockerfile copies every script scripts/install_models.py runs
   compose CONFIG.json...    `docker-compose config --format json` output: pinned images,
                             healthchecks, one-shot services that `up --wait` accepts,
                             bind-mount and secret files that exist
@@ -18,6 +19,7 @@ Subcommands (each prints its findings and exits 1 when there is any):
                             as a rules file for `promtool check rules`
 """
 
+import fnmatch
 import json
 import re
 import sys
@@ -46,6 +48,28 @@ def toolchain() -> int:
             f"Dockerfile builds with rust {m.group(1)}, rust-toolchain.toml pins {channel}"
         )
     return report("toolchain", problems)
+
+
+def converters() -> int:
+    """The model layer of the image runs install_models.py, which runs a converter script
+    per `convert` kind: each must be among the files the Dockerfile copies."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import install_models
+
+    dockerfile = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
+    copied = [
+        source
+        for line in dockerfile.splitlines()
+        if line.startswith("COPY ") and "--from" not in line
+        for source in line.split()[1:-1]
+    ]
+    needed = ["install_models.py", "convert-requirements.txt", *install_models.CONVERTERS.values()]
+    problems = [
+        f"scripts/{name} is not copied into the image"
+        for name in needed
+        if not any(fnmatch.fnmatch(f"scripts/{name}", source) for source in copied)
+    ]
+    return report("converters", problems)
 
 
 def compose(configs: list[str]) -> int:
@@ -376,6 +400,8 @@ def main(argv: list[str]) -> int:
     cmd, args = argv[0], argv[1:]
     if cmd == "toolchain":
         return toolchain()
+    if cmd == "converters":
+        return converters()
     if cmd == "compose":
         return compose(args)
     if cmd == "refs":

@@ -26,7 +26,7 @@ CONVERT_REQUIREMENTS = ROOT / "scripts" / "convert-requirements.txt"
 VENDOR = ROOT / "models" / "vendor"
 # An entry's `convert` -> the script in scripts/ that turns its source file into the ONNX file.
 CONVERTERS = {"tflite2onnx": "convert_tflite.py", "minifasnet": "convert_minifasnet.py",
-              "dlib_resnet": "convert_dlib_resnet.py", "fast_prelu": "onnx_prelu.py"}
+              "dlib_resnet": "convert_dlib_resnet.py", "fast_prelu": "convert_prelu.py"}
 
 INSIGHTFACE_NOTICE = """\
 NOTICE: the default 'insightface' model pack uses InsightFace's pretrained weights, which

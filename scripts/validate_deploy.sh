@@ -162,6 +162,8 @@ main() {
     "$VENV/bin/hadolint" --config .hadolint.yaml Dockerfile
   check "Dockerfile builder matches rust-toolchain.toml" \
     "$VENV/bin/python" scripts/deploy_checks.py toolchain
+  check "Dockerfile copies every model converter" \
+    "$VENV/bin/python" scripts/deploy_checks.py converters
   check "yamllint $("$VENV/bin/yamllint" --version | awk '{print $2}'): deploy/" \
     "$VENV/bin/yamllint" --strict -c deploy/.yamllint.yaml deploy/ .hadolint.yaml
   check "docker compose $("$VENV/bin/docker-compose" version --short) config + pins, healthchecks, files" \

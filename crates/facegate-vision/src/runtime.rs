@@ -42,7 +42,7 @@ pub fn environment(models_dir: &Path) -> Result<&'static Environment, VisionErro
 /// Opens one model of the manifest as a session with `intra_threads` threads that do not
 /// spin (spinning threads halve throughput on small machines), at ONNX Runtime's full
 /// graph optimisation (level 3, with its blocked NCHWc layout: every model of the manifest
-/// measured fastest there once its PReLUs were rewritten, `scripts/onnx_prelu.py`).
+/// measured fastest there once its PReLUs were rewritten, `scripts/convert_prelu.py`).
 pub fn open_session(
     models_dir: &Path,
     file: &str,

@@ -17,7 +17,7 @@ Two spellings are rewritten, each with a constant slope:
 - TFLite's `Relu(x) + c * (x - Abs(x))` (tflite2onnx's PReLU), whose slope is `a = 2c`:
   for `x < 0`, `c * (x - |x|) = c * 2x`, and scaling by 2 is exact.
 
-Usage: onnx_prelu.py IN.onnx OUT.onnx (the setup-time converter `fast_prelu`); the other
+Usage: convert_prelu.py IN.onnx OUT.onnx (the setup-time converter `fast_prelu`); the other
 converters call `rewrite` on the models they build.
 """
 
@@ -145,5 +145,5 @@ def main(src: str, dst: str) -> int:
 
 if __name__ == "__main__":
     if len(sys.argv) != 3:
-        raise SystemExit("usage: onnx_prelu.py IN.onnx OUT.onnx")
+        raise SystemExit("usage: convert_prelu.py IN.onnx OUT.onnx")
     sys.exit(main(sys.argv[1], sys.argv[2]))
