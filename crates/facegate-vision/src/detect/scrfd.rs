@@ -14,7 +14,7 @@ use crate::runtime::{Model, Output};
 pub const DEFAULT_INPUT: u32 = 640;
 const STRIDES: [u32; 3] = [8, 16, 32];
 /// The input's sides are multiples of the coarsest stride.
-const STRIDE_MAX: u32 = 32;
+const STRIDE_MAX: u32 = STRIDES[STRIDES.len() - 1];
 const ANCHORS_PER_CELL: usize = 2;
 const NMS_IOU: f32 = 0.4;
 pub const DEFAULT_THRESHOLD: f32 = 0.5;
