@@ -59,9 +59,10 @@ pub struct PolicySettings {
     /// Enrollment refuses faces whose quality (0..1) is below this.
     pub min_enroll_quality: f32,
     /// A 1:1 or 1:N answer is flagged `low_confidence` when a compared face (1:N: the probe)
-    /// is turned at least this far: the nose tip's offset from the eye midpoint in half inter-ocular distances
-    /// (0 frontal, 0.6 about 30-40 degrees of yaw, 1 about 45). Of 50 cfp-dev people, every
-    /// frontal photo stays below 0.2 and 47 profile photos reach 0.6 (open pack landmarks).
+    /// is turned at least this far: the nose tip's offset from the eye midpoint in half
+    /// inter-ocular distances (0 frontal, 0.6 about 30-40 degrees of yaw, 1 about 45). Of 50
+    /// cfp-dev people, every frontal photo stays below 0.2 and 47 profile photos reach 0.6
+    /// (open pack landmarks).
     pub low_confidence_yaw_ratio: f32,
     /// Enrollment refuses images whose face fails the liveness check (`liveness_threshold`);
     /// off by default, since reference photos are often scans or ID pictures.
